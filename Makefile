@@ -1,0 +1,68 @@
+# xent: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The environment is installed once per content of pyproject.toml (stamp file).
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: install
+install: $(STAMP) ## Create .venv and install pinned dependencies (once)
+
+# Pass-through options for the train targets: make train-binary DATA=f.csv LABEL=y EPOCHS=5
+TRAIN_ARGS = $(if $(DATA),--data '$(DATA)') $(if $(TEST_DATA),--test-data '$(TEST_DATA)') \
+             $(if $(LABEL),--label '$(LABEL)') $(if $(EPOCHS),--epochs $(EPOCHS)) \
+             $(if $(SEED),--seed $(SEED)) $(ARGS)
+TB_PORT ?= 6006
+
+.PHONY: train-binary
+train-binary: $(STAMP) ## Train the binary pipeline (breast cancer; DATA= LABEL= EPOCHS= SEED=)
+	$(VENV)/bin/xent train binary $(TRAIN_ARGS)
+
+.PHONY: train-multiclass
+train-multiclass: $(STAMP) ## Train the multiclass pipeline (digits CNN; DATA= LABEL= EPOCHS= SEED=)
+	$(VENV)/bin/xent train multiclass $(TRAIN_ARGS)
+
+.PHONY: tensorboard
+tensorboard: $(STAMP) ## Serve TensorBoard for runs/ on 127.0.0.1 (TB_PORT=6006)
+	@mkdir -p runs
+	@echo "TensorBoard: http://127.0.0.1:$(TB_PORT)/"
+	$(VENV)/bin/tensorboard --logdir runs --host 127.0.0.1 --port $(TB_PORT)
+
+.PHONY: test
+test: $(STAMP) ## Run the test suite (fast tests; what CI runs)
+	$(PY) -m pytest -m "not slow" -q
+
+.PHONY: lint
+lint: $(STAMP) ## Lint and check import order with ruff
+	$(VENV)/bin/ruff check src models pipelines tests
+	$(VENV)/bin/ruff format --check src models pipelines tests
+
+.PHONY: format
+format: $(STAMP) ## Format the code with ruff
+	$(VENV)/bin/ruff check --fix src models pipelines tests
+	$(VENV)/bin/ruff format src models pipelines tests
+
+.PHONY: parity
+parity: $(STAMP) ## Write reports/parity.md and .json: our losses vs Keras and a float64 reference
+	$(PY) -m xent.parity --out reports
+
+.PHONY: bench
+bench: $(STAMP) ## Run the benchmarks; writes reports/bench/*.json and reports/bench/README.md
+	$(PY) -m xent.bench --out reports/bench

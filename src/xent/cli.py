@@ -1,0 +1,369 @@
+"""Command line: `xent train|evaluate|predict` (also `python -m xent`).
+
+Errors in user input (config keys, files, columns, values) are printed as one
+line naming the problem, with exit status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+EPILOG = """examples:
+  xent train binary                                   # breast cancer, the default
+  xent train binary --data churn.csv --label churned --epochs 20
+  xent train multiclass --set model.dropout=0.3 --seed 1
+  xent evaluate --model saved_models/binary/1 --data test.csv --label churned
+  xent predict --model saved_models/binary/1 --data new.csv --out scores.csv
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    from xent.pipelines import TASKS
+
+    parser = argparse.ArgumentParser(
+        prog="xent",
+        description="Train, evaluate and score classifiers that share one "
+        "cross-entropy loss.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser(
+        "train",
+        help="train a task end to end (data, model, report, export)",
+        description="Train TASK: data -> model -> train -> evaluate -> report -> "
+        "export. Writes runs/<task>/<run-id>/ and saved_models/<task>/<version>/.",
+    )
+    train.add_argument("task", choices=sorted(TASKS), help="the pipeline to run")
+    train.add_argument(
+        "--config", type=Path, help="YAML file on top of the task defaults"
+    )
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.batch_size=64 (repeatable)",
+    )
+    train.add_argument("--data", help="CSV file, a built-in data set, or tfds:NAME")
+    train.add_argument("--test-data", help="CSV file with the test rows")
+    train.add_argument("--label", help="label column of the CSV file")
+    train.add_argument("--epochs", type=int, help="maximum number of epochs")
+    train.add_argument("--seed", type=int, help="the run's seed")
+    train.add_argument(
+        "--run-dir", type=Path, help="run directory (default runs/<task>/<time>)"
+    )
+    train.add_argument(
+        "--saved-models",
+        type=Path,
+        default=Path("saved_models"),
+        help="export base directory (default saved_models)",
+    )
+    train.add_argument(
+        "--no-export", action="store_true", help="skip the SavedModel export"
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    predict = sub.add_parser(
+        "predict",
+        help="score a CSV file with an exported model",
+        description="Batch scoring: reads the feature columns named in the "
+        "export's metadata, writes probabilities, class_id and label per row.",
+    )
+    predict.add_argument(
+        "--model", type=Path, required=True, help="a SavedModel version dir"
+    )
+    predict.add_argument("--data", type=Path, required=True, help="CSV file to score")
+    predict.add_argument("--out", type=Path, required=True, help="output CSV file")
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="evaluate an exported model on labelled data",
+        description="Scores labelled CSV data with an exported model and "
+        "writes report.json and report.html.",
+    )
+    evaluate.add_argument(
+        "--model", type=Path, required=True, help="a SavedModel version dir"
+    )
+    evaluate.add_argument("--data", type=Path, required=True, help="labelled CSV file")
+    evaluate.add_argument("--label", required=True, help="label column")
+    evaluate.add_argument("--out", type=Path, required=True, help="output directory")
+    return parser
+
+
+def _train(args) -> int:
+    from xent import config as config_lib
+    from xent import runner
+    from xent.pipelines import TASKS
+
+    task = TASKS[args.task]
+    overrides = list(args.overrides)
+    if args.data is not None:
+        overrides.append(f"data.source={json.dumps(args.data)}")
+        if args.task == "multiclass" and not _is_image_source(args.data):
+            overrides.append("model.kind=mlp")
+    if args.test_data is not None:
+        overrides.append(f"data.test_source={json.dumps(args.test_data)}")
+    if args.label is not None:
+        overrides.append(f"data.label={json.dumps(args.label)}")
+    if args.epochs is not None:
+        overrides.append(f"train.epochs={args.epochs}")
+    if args.seed is not None:
+        overrides.append(f"train.seed={args.seed}")
+    config = config_lib.load_config(
+        task.config_class, task.defaults, args.config, overrides
+    )
+    runner.run(
+        task,
+        config,
+        run_dir=args.run_dir,
+        saved_models=args.saved_models,
+        export=not args.no_export,
+        verbose=0 if args.quiet else 1,
+    )
+    return 0
+
+
+def _is_image_source(source: str) -> bool:
+    return source == "digits" or source.startswith("tfds:")
+
+
+def _load_export(model_dir: Path):
+    import tensorflow as tf
+
+    from xent.export import load_metadata
+
+    if not (model_dir / "saved_model.pb").is_file():
+        raise ValueError(
+            f"{model_dir} is not a SavedModel directory (no saved_model.pb)"
+        )
+    metadata = load_metadata(model_dir)
+    fn = tf.saved_model.load(str(model_dir)).signatures["serving_default"]
+    return fn, metadata
+
+
+def _read_features(path: Path, metadata: dict, label: str | None = None):
+    """Reads the export's feature columns from a CSV file, checking them."""
+    import numpy as np
+
+    schema = metadata.get("schema")
+    if not schema:
+        raise ValueError(
+            "This export has no tabular schema in its metadata; only tabular "
+            "models score CSV files"
+        )
+    numeric, categorical = list(schema["numeric"]), list(schema["categorical"])
+    missing_tokens = {"", "?", "NA", "N/A", "NaN", "nan", "null", "None"}
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except FileNotFoundError:
+        raise ValueError(f"Data file not found: {path}") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{path}: not UTF-8 text ({err.reason} at byte {err.start})"
+        ) from None
+    if not rows:
+        raise ValueError(f"{path}: the file is empty")
+    header = rows[0]
+    absent = [
+        c for c in numeric + categorical + ([label] if label else []) if c not in header
+    ]
+    if absent:
+        raise ValueError(f"{path}: missing column(s) {absent}; the file has {header}")
+    index = {c: header.index(c) for c in header}
+    body = rows[1:]
+    features = {}
+    for col in numeric:
+        values = np.empty((len(body), 1), "float32")
+        for i, row in enumerate(body):
+            if len(row) != len(header):
+                raise ValueError(
+                    f"{path}:{i + 2}: expected {len(header)} fields, found {len(row)}"
+                )
+            raw = row[index[col]].strip()
+            if raw in missing_tokens:
+                values[i, 0] = np.nan
+                continue
+            try:
+                values[i, 0] = float(raw)
+            except ValueError:
+                raise ValueError(
+                    f"{path}:{i + 2}: column {col!r}: {raw!r} is not a number"
+                ) from None
+        features[col] = values
+    for col in categorical:
+        values = np.array(
+            [
+                [
+                    (
+                        ""
+                        if row[index[col]].strip() in missing_tokens
+                        else row[index[col]].strip()
+                    )
+                ]
+                for row in body
+            ],
+            dtype=object,
+        )
+        features[col] = values.reshape(len(body), 1)
+    labels = [row[index[label]].strip() for row in body] if label else None
+    # The serving signature names inputs by sanitized column names.
+    input_names = schema.get("input_names") or {}
+    features = {input_names.get(col, col): values for col, values in features.items()}
+    return features, labels
+
+
+def _score(fn, features: dict, batch_size: int = 4096) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    specs = fn.structured_input_signature[1]
+    n = len(next(iter(features.values())))
+    outputs: dict[str, list] = {}
+    for start in range(0, n, batch_size):
+        feed = {}
+        for name, spec in specs.items():
+            value = features[name][start : start + batch_size]
+            if spec.dtype == tf.string:
+                feed[name] = tf.constant(value.astype(str))
+            else:
+                feed[name] = tf.constant(value, dtype=spec.dtype)
+        for key, value in fn(**feed).items():
+            outputs.setdefault(key, []).append(value.numpy())
+    return {k: np.concatenate(v) for k, v in outputs.items()}
+
+
+def _predict(args) -> int:
+    from xent.runner import write_atomic
+
+    fn, metadata = _load_export(args.model)
+    features, _ = _read_features(args.data, metadata)
+    out = _score(fn, features)
+    probs = out["probabilities"]
+    class_names = metadata.get("class_names") or []
+    lines = []
+    prob_cols = (
+        [f"p_{class_names[1]}"]
+        if probs.shape[1] == 1 and len(class_names) == 2
+        else [f"p_{c}" for c in class_names]
+        or [f"p_{i}" for i in range(probs.shape[1])]
+    )
+    writer_rows = [prob_cols + ["class_id", "label"]]
+    for i in range(len(probs)):
+        label = out["label"][i].decode() if "label" in out else ""
+        writer_rows.append(
+            [f"{p:.6g}" for p in probs[i]] + [str(int(out["class_id"][i])), label]
+        )
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(writer_rows)
+    lines = buffer.getvalue()
+    write_atomic(args.out, lines)
+    print(f"scored {len(probs)} rows -> {args.out}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    import numpy as np
+
+    from xent import evaluation
+    from xent import report as report_lib
+    from xent.runner import write_atomic
+
+    fn, metadata = _load_export(args.model)
+    features, labels = _read_features(args.data, metadata, label=args.label)
+    class_names = list(metadata.get("class_names") or [])
+    mapping = metadata.get("schema", {}).get("label_mapping") or {
+        name: i for i, name in enumerate(class_names)
+    }
+    y = []
+    for i, value in enumerate(labels):
+        key = _label_key(value, mapping)
+        if key is None:
+            raise ValueError(
+                f"{args.data}:{i + 2}: label {value!r} is not one of the model's "
+                f"classes {class_names}"
+            )
+        y.append(mapping[key])
+    y = np.asarray(y)
+    probs = _score(fn, features)["probabilities"]
+    task = metadata.get("task", "binary")
+    if probs.shape[1] == 1:
+        metrics = evaluation.binary_metrics(y, probs[:, 0])
+        plots = report_lib.render_plots("binary", y, probs[:, 0], {}, class_names)
+    else:
+        metrics = evaluation.multiclass_metrics(y, probs, class_names)
+        plots = report_lib.render_plots("multiclass", y, probs, {}, class_names)
+    report = report_lib.to_jsonable(
+        {
+            "task": task,
+            "dataset": {"name": str(args.data), "rows": {"test": len(y)}},
+            "metrics": {"test": metrics},
+            "model": str(args.model),
+        }
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, png in plots.items():
+        write_atomic(args.out / name, png)
+    write_atomic(
+        args.out / "report.html", report_lib.render_html(report, {n: n for n in plots})
+    )
+    write_atomic(
+        args.out / "report.json", json.dumps(report, indent=2, allow_nan=False)
+    )
+    print(f"report: {args.out / 'report.json'}")
+    return 0
+
+
+def _label_key(value: str, mapping: dict):
+    if value in mapping:
+        return value
+    lowered = value.lower()
+    for key in mapping:
+        if str(key).lower() == lowered:
+            return key
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    for key in mapping:
+        try:
+            if float(key) == number:
+                return key
+        except ValueError:
+            continue
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = _parser().parse_args(argv)
+    from xent.config import ConfigError
+
+    handlers = {"train": _train, "predict": _predict, "evaluate": _evaluate}
+    try:
+        return handlers[args.command](args)
+    except (ConfigError, ValueError, FileNotFoundError, KeyError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"xent {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"xent {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Shared helpers for the pipeline smoke tests."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+
+def bare_tensorflow_predict(export_dir: Path, feed: dict, out: Path) -> dict:
+    """Calls `serving_default` in a fresh process that imports only TensorFlow."""
+    np.savez(out.with_suffix(".in.npz"), **feed)
+    script = textwrap.dedent(f"""
+        import sys, numpy as np, tensorflow as tf
+        feed = dict(np.load({str(out.with_suffix(".in.npz"))!r}, allow_pickle=True))
+        fn = tf.saved_model.load({str(export_dir)!r}).signatures["serving_default"]
+        args = {{k: tf.constant(v.astype(str) if v.dtype == object else v)
+                for k, v in feed.items()}}
+        result = {{k: v.numpy() for k, v in fn(**args).items()}}
+        np.savez({str(out)!r}, **result)
+        assert "xent" not in sys.modules
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=180)
+    with np.load(out, allow_pickle=True) as data:
+        return dict(data)
+
+
+def read_report(run_dir: Path) -> dict:
+    return json.loads((run_dir / "report.json").read_text())

@@ -1,0 +1,68 @@
+"""Typed configs: unknown keys and wrong types are errors that name the key."""
+
+import dataclasses
+
+import pytest
+
+from xent import config as config_lib
+from xent.classification import ClassifierConfig
+from xent.config import ConfigError
+from xent.pipelines import TASKS
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_task_defaults_load_and_round_trip(name):
+    task = TASKS[name]
+    config = config_lib.load_config(task.config_class, task.defaults)
+    assert config.task == name
+    again = config_lib.from_dict(task.config_class, config_lib.to_dict(config))
+    assert again == config
+
+
+def test_unknown_key_is_rejected_with_its_path(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  epochz: 3\n")
+    task = TASKS["binary"]
+    with pytest.raises(ConfigError, match=r"`train.epochz`.*epochs"):
+        config_lib.load_config(task.config_class, task.defaults, path)
+
+
+def test_overrides_are_parsed_as_yaml_and_type_checked():
+    task = TASKS["binary"]
+    config = config_lib.load_config(
+        task.config_class,
+        task.defaults,
+        overrides=["train.epochs=5", "data.categorical=[a, b]", "loss.pos_weight=2"],
+    )
+    assert config.train.epochs == 5
+    assert config.data.categorical == ("a", "b")
+    assert config.loss.pos_weight == 2.0
+    with pytest.raises(ConfigError, match="`train.epochs`.*integer.*'five'"):
+        config_lib.load_config(
+            task.config_class, task.defaults, overrides=["train.epochs=five"]
+        )
+    with pytest.raises(ConfigError, match="key=value"):
+        config_lib.load_config(task.config_class, task.defaults, overrides=["epochs"])
+    with pytest.raises(ConfigError, match="`model.kind`.*'mlp', 'cnn'"):
+        config_lib.load_config(
+            task.config_class, task.defaults, overrides=["model.kind=rnn"]
+        )
+
+
+def test_configs_are_frozen_and_variants_come_from_replace():
+    config = ClassifierConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.task = "x"
+    variant = dataclasses.replace(
+        config, train=dataclasses.replace(config.train, seed=3)
+    )
+    assert variant.train.seed == 3 and config.train.seed == 0
+
+
+def test_bad_yaml_file_names_the_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("train: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        config_lib.read_yaml(path)
+    with pytest.raises(ConfigError, match="not found"):
+        config_lib.read_yaml(tmp_path / "missing.yaml")
