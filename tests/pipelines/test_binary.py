@@ -40,7 +40,8 @@ def churn_run(tmp_path_factory):
         overrides=[
             f"data.source={tmp / 'churn.csv'}",
             "data.label=churned",
-            "train.epochs=3",
+            "train.epochs=5",
+            "train.learning_rate=0.05",
             "loss.class_weight=balanced",
         ],
     )
@@ -170,7 +171,9 @@ def test_cli_errors_name_the_problem_without_traceback(churn_run, tmp_path, caps
 def test_breast_cancer_default_runs_end_to_end(tmp_path):
     task = TASKS["binary"]
     config = config_lib.load_config(
-        task.config_class, task.defaults, overrides=["train.epochs=2"]
+        task.config_class,
+        task.defaults,
+        overrides=["train.epochs=3", "train.learning_rate=0.05"],
     )
     result = runner.run(
         task,

@@ -106,3 +106,48 @@ def test_tfds_image_data_loads_through_mock_data():
     assert data.splits["train"][0].shape[1:] == (28, 28, 1)
     assert len(data.class_names) == 10
     assert sum(len(y) for _, y in data.splits.values()) == 80
+
+
+def test_tabular_multiclass_csv_through_the_cli(tmp_path):
+    import csv
+
+    from xent.cli import main
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "iris_like.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["x1", "x2", "colour", "species"])
+        for i in range(150):
+            k = i % 3
+            w.writerow(
+                [
+                    rng.normal(k, 0.3),
+                    rng.normal(-k, 0.3),
+                    ["red", "green", "blue"][k],
+                    ["setosa", "versicolor", "virginica"][k],
+                ]
+            )
+    code = main(
+        [
+            "train",
+            "multiclass",
+            "--data",
+            str(path),
+            "--label",
+            "species",
+            "--epochs",
+            "3",
+            "--quiet",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--saved-models",
+            str(tmp_path / "saved"),
+        ]
+    )
+    assert code == 0
+    report = read_report(tmp_path / "run")
+    assert report["class_names"] == ["setosa", "versicolor", "virginica"]
+    assert report["config"]["model"]["kind"] == "mlp"
+    assert len(report["metrics"]["test"]["per_class"]) == 3
+    assert (tmp_path / "saved" / "multiclass" / "1" / "saved_model.pb").is_file()
