@@ -27,5 +27,30 @@ def bare_tensorflow_predict(export_dir: Path, feed: dict, out: Path) -> dict:
         return dict(data)
 
 
+def load_task(name: str, overrides: list[str]):
+    """The task plug-in and its default config with `overrides` applied."""
+    from xent import config as config_lib
+    from xent.pipelines import TASKS
+
+    task = TASKS[name]
+    return task, config_lib.load_config(
+        task.config_class, task.defaults, overrides=overrides
+    )
+
+
+def run_quietly(task, config, tmp: Path, run: str = "run"):
+    """Runs a task into `tmp/<run>`, exporting to `tmp/saved`, with no output."""
+    from xent import runner
+
+    return runner.run(
+        task,
+        config,
+        run_dir=tmp / run,
+        saved_models=tmp / "saved",
+        verbose=0,
+        log=lambda _: None,
+    )
+
+
 def read_report(run_dir: Path) -> dict:
     return json.loads((run_dir / "report.json").read_text())

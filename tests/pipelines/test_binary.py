@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 
 from tests.pipelines.conftest import bare_tensorflow_predict
+from tests.pipelines.conftest import load_task
 from tests.pipelines.conftest import read_report
-from xent import config as config_lib
-from xent import runner
+from tests.pipelines.conftest import run_quietly
 from xent.callbacks import read_event_tags
 from xent.cli import main
-from xent.pipelines import TASKS
 
 
 def _write_churn_csv(path, n=240, seed=0):
@@ -33,11 +32,9 @@ def _write_churn_csv(path, n=240, seed=0):
 def churn_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("binary")
     _write_churn_csv(tmp / "churn.csv")
-    task = TASKS["binary"]
-    config = config_lib.load_config(
-        task.config_class,
-        task.defaults,
-        overrides=[
+    task, config = load_task(
+        "binary",
+        [
             f"data.source={tmp / 'churn.csv'}",
             "data.label=churned",
             "train.epochs=5",
@@ -45,15 +42,7 @@ def churn_run(tmp_path_factory):
             "loss.class_weight=balanced",
         ],
     )
-    result = runner.run(
-        task,
-        config,
-        run_dir=tmp / "run",
-        saved_models=tmp / "saved",
-        verbose=0,
-        log=lambda _: None,
-    )
-    return result, tmp
+    return run_quietly(task, config, tmp), tmp
 
 
 def test_csv_run_writes_the_report_with_baselines(churn_run):
@@ -169,20 +158,8 @@ def test_cli_errors_name_the_problem_without_traceback(churn_run, tmp_path, caps
 
 
 def test_breast_cancer_default_runs_end_to_end(tmp_path):
-    task = TASKS["binary"]
-    config = config_lib.load_config(
-        task.config_class,
-        task.defaults,
-        overrides=["train.epochs=3", "train.learning_rate=0.05"],
-    )
-    result = runner.run(
-        task,
-        config,
-        run_dir=tmp_path / "run",
-        saved_models=tmp_path / "saved",
-        verbose=0,
-        log=lambda _: None,
-    )
+    task, config = load_task("binary", ["train.epochs=3", "train.learning_rate=0.05"])
+    result = run_quietly(task, config, tmp_path)
     report = read_report(result.run_dir)
     assert report["dataset"]["name"] == "breast_cancer"
     assert report["metrics"]["test"]["auc"] > 0.9

@@ -6,31 +6,19 @@ import numpy as np
 import pytest
 
 from tests.pipelines.conftest import bare_tensorflow_predict
+from tests.pipelines.conftest import load_task
 from tests.pipelines.conftest import read_report
-from xent import config as config_lib
-from xent import runner
+from tests.pipelines.conftest import run_quietly
 from xent.callbacks import read_event_tags
-from xent.pipelines import TASKS
 
 
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
-    task = TASKS["multiclass"]
-    config = config_lib.load_config(
-        task.config_class,
-        task.defaults,
-        overrides=["train.epochs=2", "model.filters=[8]", "model.dense=16"],
+    task, config = load_task(
+        "multiclass", ["train.epochs=2", "model.filters=[8]", "model.dense=16"]
     )
     tmp = tmp_path_factory.mktemp("multiclass")
-    result = runner.run(
-        task,
-        config,
-        run_dir=tmp / "run",
-        saved_models=tmp / "saved",
-        verbose=0,
-        log=lambda _: None,
-    )
-    return task, config, result, tmp
+    return task, config, run_quietly(task, config, tmp), tmp
 
 
 def test_run_writes_report_plots_logs_and_export(digits_run):
@@ -83,14 +71,7 @@ def test_a_second_run_exports_a_new_version(digits_run):
     config = dataclasses.replace(
         config, train=dataclasses.replace(config.train, epochs=1)
     )
-    second = runner.run(
-        task,
-        config,
-        run_dir=tmp / "run2",
-        saved_models=tmp / "saved",
-        verbose=0,
-        log=lambda _: None,
-    )
+    second = run_quietly(task, config, tmp, run="run2")
     assert second.export_path.name == "2"
     assert (tmp / "saved" / "multiclass" / "1" / "saved_model.pb").is_file()
 
