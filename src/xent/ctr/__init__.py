@@ -1,0 +1,1 @@
+"""Click-through-rate prediction: synthetic click logs, readers, features, metrics."""

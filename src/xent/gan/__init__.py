@@ -1,0 +1,1 @@
+"""GAN: training step, evaluation (Frechet distance, coverage, memorization)."""

@@ -1,0 +1,1 @@
+"""A TensorFlow-Serving-compatible model server (REST and gRPC)."""
