@@ -34,6 +34,10 @@ TRAIN_ARGS = $(if $(DATA),--data '$(DATA)') $(if $(TEST_DATA),--test-data '$(TES
              $(if $(SEED),--seed $(SEED)) $(ARGS)
 TB_PORT ?= 6006
 
+.PHONY: train-ctr
+train-ctr: $(STAMP) ## Train the CTR pipeline (synthetic click log; DATA= TEST_DATA= FORMAT= ROWS= EPOCHS=)
+	$(VENV)/bin/xent train ctr $(TRAIN_ARGS) $(if $(FORMAT),--format $(FORMAT)) $(if $(ROWS),--rows $(ROWS))
+
 .PHONY: train-binary
 train-binary: $(STAMP) ## Train the binary pipeline (breast cancer; DATA= LABEL= EPOCHS= SEED=)
 	$(VENV)/bin/xent train binary $(TRAIN_ARGS)
@@ -47,6 +51,14 @@ tensorboard: $(STAMP) ## Serve TensorBoard for runs/ on 127.0.0.1 (TB_PORT=6006)
 	@mkdir -p runs
 	@echo "TensorBoard: http://127.0.0.1:$(TB_PORT)/"
 	$(VENV)/bin/tensorboard --logdir runs --host 127.0.0.1 --port $(TB_PORT)
+
+MODEL_BASE ?= saved_models
+PORT ?= 8501
+GRPC_PORT ?= 8500
+
+.PHONY: serve
+serve: $(STAMP) ## Serve exported models over REST and gRPC (MODEL_BASE=saved_models PORT=8501 GRPC_PORT=8500)
+	$(VENV)/bin/xent serve --model-base '$(MODEL_BASE)' --port $(PORT) --grpc-port $(GRPC_PORT) $(ARGS)
 
 .PHONY: test
 test: $(STAMP) ## Run the test suite (fast tests; what CI runs)

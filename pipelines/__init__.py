@@ -5,10 +5,14 @@ file of the same name in this folder.
 """
 
 from xent.pipelines.binary import BinaryTask
+from xent.pipelines.ctr import CTRTask
+from xent.pipelines.gan import GANTask
 from xent.pipelines.multiclass import MulticlassTask
 
 TASKS = {
     "binary": BinaryTask(),
+    "ctr": CTRTask(),
+    "gan": GANTask(),
     "multiclass": MulticlassTask(),
 }
 

@@ -13,6 +13,8 @@ class BinaryTask(ClassificationTask):
 
     name = "binary"
     defaults = Path(__file__).with_name("binary.yaml")
+    kind = "binary"
+    binary = True
 
     def n_outputs(self, data) -> int:
         return 1

@@ -11,6 +11,8 @@ class MulticlassTask(ClassificationTask):
 
     name = "multiclass"
     defaults = Path(__file__).with_name("multiclass.yaml")
+    kind = "multiclass"
+    binary = False
 
     def n_outputs(self, data) -> int:
         return len(data.class_names)

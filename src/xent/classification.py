@@ -18,8 +18,10 @@ from xent import evaluation
 from xent import losses
 from xent.config import ConfigError
 from xent.runner import Prepared
+from xent.supervised import SupervisedTask
 
 __all__ = [
+    "AugmentConfig",
     "ClassificationTask",
     "ClassifierConfig",
     "DataConfig",
@@ -68,6 +70,36 @@ class DataConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """Random image augmentation of the CNN, active only in training.
+
+    The layers are part of the network but pass images through unchanged at
+    inference, so evaluation and the exported model see the images as sent.
+    0 disables a transformation.
+
+    Attributes:
+        translate: Largest shift, as a fraction of the height and of the
+            width, in [0, 1) (0.125 is one pixel of an 8x8 digit).
+        rotate: Largest rotation, as a fraction of a full turn, in [0, 1)
+            (0.03 is about 11 degrees).
+        zoom: Largest zoom in or out, as a fraction of the size, in [0, 1).
+    """
+
+    translate: float = 0.0
+    rotate: float = 0.0
+    zoom: float = 0.0
+
+    def __post_init__(self):
+        for key in ("translate", "rotate", "zoom"):
+            value = getattr(self, key)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(
+                    f"Invalid value for `{key}`: expected a number in [0, 1), "
+                    f"received {value!r}"
+                )
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """The network that maps features to logits.
 
@@ -77,6 +109,9 @@ class ModelConfig:
         filters: CNN convolution filters per block.
         dense: CNN dense layer size.
         dropout: Dropout rate.
+        batch_norm: CNN: batch normalization after each convolution (ignored
+            by the MLP).
+        augment: CNN: random augmentation in training (ignored by the MLP).
     """
 
     kind: Literal["mlp", "cnn"] = "mlp"
@@ -84,6 +119,8 @@ class ModelConfig:
     filters: tuple[int, ...] = (32, 64)
     dense: int = 128
     dropout: float = 0.1
+    batch_norm: bool = False
+    augment: AugmentConfig = AugmentConfig()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +158,8 @@ class TrainConfig:
         early_stopping_patience: Epochs without validation improvement before
             stopping (the best weights are restored); null disables.
         seed: The run's only seed (weights, shuffling, splits).
+        monitor: Validation metric for checkpoints and early stopping (e.g.
+            `val_auc`); null uses the task's (`val_loss`).
     """
 
     epochs: int = 30
@@ -128,6 +167,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     early_stopping_patience: int | None = 10
     seed: int = 0
+    monitor: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,8 +194,9 @@ def _balanced_weights(y: np.ndarray, k: int) -> list[float]:
     return [float(len(y) / (k * c)) if c else 0.0 for c in counts]
 
 
-class ClassificationTask:
-    """The classification plug-in; subclasses set `name` and the hooks below."""
+class ClassificationTask(SupervisedTask):
+    """The classification plug-in; subclasses set `name`, `kind`, `binary`
+    and the hooks `n_outputs` and `evaluate`."""
 
     name = "classification"
     config_class = ClassifierConfig
@@ -186,8 +227,8 @@ class ClassificationTask:
             getattr(keras.losses, fn_name), name="builtin_loss", **kwargs
         )
 
-    # Hooks called by the runner.
-    def build_inputs(self, config: ClassifierConfig) -> Prepared:
+    # Hooks called by `SupervisedTask`.
+    def load_inputs(self, config: ClassifierConfig) -> Prepared:
         from xent.data import images as images_lib
 
         cfg = config.data
@@ -300,6 +341,10 @@ class ClassificationTask:
                 filters=m.filters,
                 dense=m.dense,
                 dropout=m.dropout,
+                batch_norm=m.batch_norm,
+                translate=m.augment.translate,
+                rotate=m.augment.rotate,
+                zoom=m.augment.zoom,
             )
         if len(feature_shape) != 1:
             raise ConfigError(

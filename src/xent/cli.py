@@ -1,4 +1,4 @@
-"""Command line: `xent train|evaluate|predict` (also `python -m xent`).
+"""Command line: `xent train|evaluate|predict|serve` (also `python -m xent`).
 
 Errors in user input (config keys, files, columns, values) are printed as one
 line naming the problem, with exit status 2; no traceback.
@@ -20,8 +20,12 @@ EPILOG = """examples:
   xent train binary                                   # breast cancer, the default
   xent train binary --data churn.csv --label churned --epochs 20
   xent train multiclass --set model.dropout=0.3 --seed 1
+  xent train ctr                                      # synthetic click log
+  xent train ctr --data frappe.validation.libfm --test-data frappe.test.libfm
+  xent train ctr --data train.txt --format criteo --set model.kind=dcnv2
   xent evaluate --model saved_models/binary/1 --data test.csv --label churned
   xent predict --model saved_models/binary/1 --data new.csv --out scores.csv
+  xent serve --model-base saved_models                # REST :8501, gRPC :8500
 """
 
 
@@ -58,6 +62,17 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--data", help="CSV file, a built-in data set, or tfds:NAME")
     train.add_argument("--test-data", help="CSV file with the test rows")
     train.add_argument("--label", help="label column of the CSV file")
+    train.add_argument(
+        "--format",
+        help="ctr: file layout (auto, csv, tsv, criteo, avazu, libsvm)",
+    )
+    for flag, what in (
+        ("--categorical", "columns read as categorical"),
+        ("--numeric", "columns read as numeric"),
+        ("--multi-value", "ctr: multi-valued categorical columns (e.g. genres)"),
+    ):
+        train.add_argument(flag, metavar="A,B,...", help=f"{what}, comma-separated")
+    train.add_argument("--rows", type=int, help="ctr: rows of the synthetic log")
     train.add_argument("--epochs", type=int, help="maximum number of epochs")
     train.add_argument("--seed", type=int, help="the run's seed")
     train.add_argument(
@@ -98,6 +113,49 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", type=Path, required=True, help="labelled CSV file")
     evaluate.add_argument("--label", required=True, help="label column")
     evaluate.add_argument("--out", type=Path, required=True, help="output directory")
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve exported models over REST and gRPC (TF Serving's APIs)",
+        description="Serves every model under --model-base (<model>/<version>/) "
+        "with TensorFlow Serving's REST API v1 and gRPC API; new versions are "
+        "loaded without a restart; SIGTERM finishes the requests in flight.",
+    )
+    serve.add_argument(
+        "--model-base",
+        type=Path,
+        default=Path("saved_models"),
+        help="model base directory (default saved_models)",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default loopback)"
+    )
+    serve.add_argument("--port", type=int, default=8501, help="REST port (0: any)")
+    serve.add_argument("--grpc-port", type=int, default=8500, help="gRPC port (0: any)")
+    serve.add_argument(
+        "--max-batch-size",
+        type=int,
+        default=64,
+        help="most rows merged into one model call; 1 turns batching off",
+    )
+    serve.add_argument(
+        "--batch-timeout-ms",
+        type=float,
+        default=0.0,
+        help="longest wait for a batch to fill (default 0: merge what queued)",
+    )
+    serve.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=1.0,
+        help="scan for new versions every N seconds (0: never)",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=16 << 20,
+        help="largest request body or gRPC message (default 16 MiB)",
+    )
     return parser
 
 
@@ -116,6 +174,15 @@ def _train(args) -> int:
         overrides.append(f"data.test_source={json.dumps(args.test_data)}")
     if args.label is not None:
         overrides.append(f"data.label={json.dumps(args.label)}")
+    if args.format is not None:
+        overrides.append(f"data.format={json.dumps(args.format)}")
+    for key in ("categorical", "numeric", "multi_value"):
+        value = getattr(args, key)
+        if value is not None:
+            columns = [c.strip() for c in value.split(",") if c.strip()]
+            overrides.append(f"data.{key}={json.dumps(columns)}")
+    if args.rows is not None:
+        overrides.append(f"data.synthetic.rows={args.rows}")
     if args.epochs is not None:
         overrides.append(f"train.epochs={args.epochs}")
     if args.seed is not None:
@@ -347,13 +414,47 @@ def _label_key(value: str, mapping: dict):
     return None
 
 
+def _serve(args) -> int:
+    import logging
+
+    from xent.serving.server import ServerConfig
+    from xent.serving.server import serve
+
+    log = logging.getLogger("xent.serving")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    config = ServerConfig(
+        model_base=args.model_base,
+        host=args.host,
+        rest_port=args.port,
+        grpc_port=args.grpc_port,
+        max_batch_size=args.max_batch_size,
+        batch_timeout_ms=args.batch_timeout_ms,
+        poll_seconds=args.poll_seconds,
+        max_body_bytes=args.max_body_bytes,
+    )
+    try:
+        return serve(config)
+    except OSError as err:
+        raise ValueError(f"cannot start the server: {err}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _parser().parse_args(argv)
     from xent.config import ConfigError
 
-    handlers = {"train": _train, "predict": _predict, "evaluate": _evaluate}
+    handlers = {
+        "train": _train,
+        "predict": _predict,
+        "evaluate": _evaluate,
+        "serve": _serve,
+    }
     try:
         return handlers[args.command](args)
     except (ConfigError, ValueError, FileNotFoundError, KeyError) as err:

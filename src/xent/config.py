@@ -15,6 +15,7 @@ Train(epochs=5)
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -32,6 +33,9 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """A configuration value or key is invalid; the message names it."""
+
+
+_FLOAT_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 
 
 def _type_name(tp) -> str:
@@ -95,6 +99,9 @@ def _coerce(tp, value, where: str):
             )
         return value
     if tp is float:
+        if isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
+            # YAML 1.1 reads `1e-4` (no dot) as a string; take it as meant.
+            return float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(
                 f"Invalid value for `{where}`: expected a number, received {value!r}"

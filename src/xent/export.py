@@ -49,6 +49,7 @@ __all__ = [
     "BINARY_THRESHOLD",
     "EXTRA_DIR",
     "SIGNATURE_NAME",
+    "export_archive",
     "export_classifier",
     "load_metadata",
     "next_version",
@@ -219,6 +220,70 @@ def load_metadata(version_dir: str | Path) -> dict:
     """
     path = Path(version_dir) / EXTRA_DIR / _METADATA_FILE
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def export_archive(
+    archive: keras.export.ExportArchive,
+    base_dir: str | Path,
+    metadata: Mapping[str, Any],
+) -> Path:
+    """Writes a prepared `ExportArchive` as the next version under `base_dir`.
+
+    For models that are not classifiers (e.g. a GAN generator with several
+    signatures): the caller tracks the model and adds the endpoints; this
+    writes them with the same layout and temporary-folder-then-rename step as
+    `export_classifier`.
+
+    Args:
+        archive: The archive, with its endpoints added.
+        base_dir: The model base path; created if missing.
+        metadata: JSON-serializable values for `assets.extra/metadata.json`,
+            written together with `created` and `version`.
+
+    Returns:
+        The final version directory, `base_dir/<version>`.
+
+    Raises:
+        ValueError: If `metadata` holds `created` or `version`.
+        TypeError: For metadata that is not JSON-serializable.
+    """
+    clash = sorted(set(metadata) & {"created", "version"})
+    if clash:
+        raise ValueError(
+            "Invalid value for argument metadata. The exporter writes the keys "
+            f"['created', 'version'] itself. Received the keys {clash}."
+        )
+    extra = report.to_jsonable(dict(metadata))
+    base = Path(base_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    version = next_version(base)
+    tmp = _make_temp_dir(base, version)
+    try:
+        archive.write_out(str(tmp), verbose=False)
+        while True:
+            created = datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"
+            )
+            _write_metadata(
+                tmp,
+                {
+                    **extra,
+                    "created": created.replace("+00:00", "Z"),
+                    "version": version,
+                },
+            )
+            target = base / str(version)
+            try:
+                _rename_no_replace(tmp, target)
+            except OSError as e:
+                if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                version = max(version + 1, next_version(base))
+                continue
+            return target
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 # --------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from sklearn.metrics import roc_curve
 from xent import evaluation
 
 __all__ = [
+    "calibration_buckets_png",
     "BINARY_PLOTS",
     "MULTICLASS_PLOTS",
     "render_html",
@@ -305,6 +306,33 @@ def _calibration_png(curve: dict[str, Any], title: str, xlabel: str) -> bytes:
     bottom.bar(lower, curve["count"], width=upper - lower, align="edge", alpha=0.7)
     bottom.set(xlabel=xlabel, ylabel="Count")
     bottom.grid(alpha=0.3)
+    return _png(fig)
+
+
+def calibration_buckets_png(buckets: Mapping[str, Sequence[float]]) -> bytes:
+    """Bucketed calibration plot (log-log): mean predicted vs observed CTR.
+
+    Args:
+        buckets: `mean_predicted`, `observed` and `count` lists, as returned
+            by `xent.ctr.metrics.calibration_buckets` (equal-count buckets).
+    """
+    pred = np.asarray(buckets.get("mean_predicted", []), dtype=np.float64)
+    obs = np.asarray(buckets.get("observed", []), dtype=np.float64)
+    if pred.size == 0:
+        return _message_png("Calibration by bucket", "no predictions")
+    fig = Figure(figsize=(5, 4.5))
+    ax = fig.add_subplot()
+    floor = 0.5 / max(int(np.sum(buckets.get("count", [1]))), 1)
+    lo = max(min(pred.min(), obs[obs > 0].min() if np.any(obs > 0) else 1), floor)
+    hi = max(pred.max(), obs.max(), lo * 10)
+    ax.plot([lo, hi], [lo, hi], color="0.6", linestyle="--", label="perfect")
+    ax.plot(pred, np.maximum(obs, floor), marker="o", label="model")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("mean predicted CTR (equal-count buckets)")
+    ax.set_ylabel("observed CTR")
+    ax.set_title("Calibration by bucket")
+    ax.legend(loc="upper left")
     return _png(fig)
 
 
@@ -695,6 +723,20 @@ def _cross_entropy_section(report: Mapping[str, Any]) -> str:
             f"{f(mkl)} = H(p&#770;) + KL(p&#770; &#8741; q&#772;). The KL term "
             "measures calibration in the large: it is 0 when the model predicts "
             "each class as often, on average, as it occurs.</p>"
+        )
+    bayes = _num(ce, "bayes_log_loss")
+    expected = _num(ce, "expected_log_loss")
+    excess = _num(ce, "excess_log_loss")
+    if bayes is not None and expected is not None and excess is not None:
+        pct = _num(ce, "excess_log_loss_pct")
+        paragraphs.append(
+            "<p>Here the true click probability p(x) of every test row is known "
+            "(synthetic data), so the identity holds per row with the true "
+            "distribution instead of the observed click: the model's expected "
+            f"log loss <strong>H(p, q) = {f(expected)}</strong> = H(p) "
+            f"{f(bayes)} (the Bayes log loss: no model can do better) + "
+            f"<strong>KL(p &#8741; q) = {f(excess)} nats</strong>, the model's "
+            f"excess cross-entropy ({f(pct)}% of the Bayes log loss).</p>"
         )
     return (
         "<section><h2>Cross-entropy decomposition</h2>"

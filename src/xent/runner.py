@@ -28,10 +28,21 @@ import numpy as np
 import yaml
 
 from xent import config as config_lib
-from xent import export as export_lib
 from xent import report as report_lib
 
-__all__ = ["Prepared", "RunResult", "Task", "make_run_dir", "run", "write_atomic"]
+__all__ = [
+    "Evaluation",
+    "Prepared",
+    "RunResult",
+    "StopOnNonFinite",
+    "Task",
+    "TrainingDivergedError",
+    "hparams",
+    "make_run_dir",
+    "run",
+    "scalars",
+    "write_atomic",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,50 +52,94 @@ class Prepared:
     Attributes:
         name: Data set name for the report.
         summary: JSON-serializable description (rows per split, balance, ...).
-        splits: `{"train"|"validation"|"test": (raw_x, y)}`; `raw_x` is what
-            the serving model takes (a dict of columns or an array).
+        splits: `{"train"|"validation"|"test": (raw_x, y)}` in memory;
+            `raw_x` is what the serving model takes (a dict of columns or an
+            array). Empty when the data stream (see `streams`).
         class_names: Class names in class-id order.
-        preprocessor: Keras model mapping raw inputs to model features.
+        preprocessor: Keras model mapping raw inputs to model features (None
+            for tasks without one, such as the GAN).
         baseline: `(x_train, y_train, x_test, y_test)` numeric matrices for
             the scikit-learn baselines, or None to skip them.
         metadata: Extra export metadata (feature schema, label mapping).
+        streams: Optional `{split: callable() -> tf.data.Dataset}` of batched
+            `(raw_x, y)` for data read from disk without loading it whole.
+        extra: Task-specific values (e.g. the true click probabilities of a
+            synthetic test split), keyed by name.
     """
 
     name: str
     summary: dict
     splits: dict[str, tuple[Any, np.ndarray]]
     class_names: tuple[str, ...]
-    preprocessor: keras.Model
+    preprocessor: keras.Model | None
     baseline: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
     metadata: dict = dataclasses.field(default_factory=dict)
+    streams: dict[str, Callable[[], Any]] | None = None
+    extra: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """What a task's evaluation hands to the report.
+
+    Attributes:
+        metrics: `metrics.test` of the report (JSON-serializable).
+        plots: PNG bytes keyed by file name, in display order.
+        sections: Extra top-level report sections (e.g. `curves`).
+    """
+
+    metrics: dict
+    plots: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    sections: dict = dataclasses.field(default_factory=dict)
 
 
 class Task(Protocol):
-    """The hooks a pipeline implements; the runner calls them in order."""
+    """The stages a pipeline implements; `run` calls them in order.
+
+    Supervised tasks get every hook but `build_inputs`, `build_model`,
+    `evaluate` and friends from `xent.supervised.SupervisedTask`; the GAN
+    implements them itself.
+    """
 
     name: str
     config_class: type
     defaults: Path
+    monitor: str | None
+    """Validation metric for checkpoints and early stopping, or None."""
 
     def build_inputs(self, config) -> Prepared: ...
 
-    def build_model(
-        self, config, feature_shape: tuple[int, ...], data: Prepared
-    ) -> keras.Model: ...
+    def create_model(self, config, data: Prepared) -> keras.Model:
+        """The compiled training model."""
 
-    def build_losses(self, config, data: Prepared) -> keras.losses.Loss: ...
+    def monitor_callbacks(
+        self, config, data: Prepared, log_dir: Path
+    ) -> list[keras.callbacks.Callback]: ...
 
-    def build_metrics(self, config, data: Prepared) -> list: ...
+    def fit(
+        self,
+        model: keras.Model,
+        config,
+        data: Prepared,
+        callbacks: list[keras.callbacks.Callback],
+        verbose: int,
+    ) -> dict[str, list[float]]:
+        """Trains; returns the Keras history dict."""
 
-    def build_targets(
-        self, config, labels: np.ndarray, data: Prepared
-    ) -> np.ndarray: ...
-
-    def evaluate(
-        self, y_true: np.ndarray, prob: np.ndarray, data: Prepared
-    ) -> dict: ...
+    def evaluate_model(
+        self, model: keras.Model, config, data: Prepared, history: dict
+    ) -> Evaluation: ...
 
     def baselines(self, config, data: Prepared) -> dict: ...
+
+    def export_model(
+        self,
+        model: keras.Model,
+        config,
+        data: Prepared,
+        base_dir: Path,
+        metrics: dict,
+    ) -> Path: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +150,34 @@ class RunResult:
     report_path: Path
     export_path: Path | None
     report: dict
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss, naming the epoch and step.
+
+    Keras' `TerminateOnNaN` only sets `stop_training`; this raises
+    `TrainingDivergedError` so that no report or export is written from a broken
+    model (the checkpoint of the last good epoch and earlier exports stay).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            raise TrainingDivergedError(
+                f"training diverged: loss is {float(loss)} at epoch "
+                f"{self._epoch + 1}, step {batch + 1}"
+            )
 
 
 def make_run_dir(
@@ -134,19 +217,6 @@ def write_atomic(path: Path, data: bytes | str) -> None:
         raise
 
 
-def _batched_predict(model: keras.Model, x, batch_size: int = 1024) -> np.ndarray:
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
-
-
-def _probabilities(logits: np.ndarray, binary: bool) -> np.ndarray:
-    if binary:
-        return 1.0 / (1.0 + np.exp(-logits.reshape(-1).astype("float64")))
-    z = logits.astype("float64")
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def run(
     task: Task,
     config,
@@ -161,8 +231,7 @@ def run(
     Args:
         task: The task plug-in.
         config: Its resolved config (a frozen dataclass with a `train` section
-            holding `seed`, `epochs`, `batch_size`, `learning_rate` and
-            `early_stopping_patience`).
+            holding at least `seed`, `epochs` and `early_stopping_patience`).
         run_dir: Where to write; defaults to `runs/<task>/<timestamp>`.
         saved_models: Export base directory; the model goes to
             `<saved_models>/<task>/<version>`.
@@ -172,78 +241,50 @@ def run(
 
     Returns:
         A `RunResult` with the paths and the report.
-    """
-    from xent import callbacks as callbacks_lib
-    from xent.layers import CrossEntropyEndpoint
 
+    Raises:
+        TrainingDivergedError: If the loss became NaN or infinite; nothing but the
+            config, the logs and the last good checkpoint is written.
+    """
     train_cfg = config.train
     run_path = make_run_dir(task.name, run_dir)
     write_atomic(run_path / "config.yaml", yaml.safe_dump(config_lib.to_dict(config)))
     keras.utils.set_random_seed(train_cfg.seed)
 
     data = task.build_inputs(config)
-    binary = len(data.class_names) == 2 and task.name != "multiclass"
-    features = {
-        split: (_batched_predict(data.preprocessor, x), y)
-        for split, (x, y) in data.splits.items()
-    }
-    feature_shape = features["train"][0].shape[1:]
-    model = task.build_model(config, feature_shape, data)
-    loss = task.build_losses(config, data)
-    model.compile(
-        optimizer=keras.optimizers.Adam(train_cfg.learning_rate),
-        loss=loss,
-        metrics=task.build_metrics(config, data),
-    )
-
-    logs_dir = run_path / "logs"
-    x_val, y_val = features["validation"]
-    hparams = _hparams(config)
-    cbs = callbacks_lib.build_tensorboard_callbacks(
-        logs_dir,
-        task="binary" if binary else "multiclass",
-        validation_data=(x_val, y_val),
-        class_names=data.class_names,
-        hparams=hparams,
-    )
+    model = task.create_model(config, data)
+    cbs = [StopOnNonFinite(), *task.monitor_callbacks(config, data, run_path / "logs")]
     ckpt = run_path / "checkpoints" / "best.weights.h5"
     ckpt.parent.mkdir(parents=True, exist_ok=True)
+    monitor = task.monitor and (getattr(train_cfg, "monitor", None) or task.monitor)
     cbs.append(
         keras.callbacks.ModelCheckpoint(
-            ckpt, monitor="val_loss", save_best_only=True, save_weights_only=True
+            ckpt,
+            monitor=monitor or "loss",
+            save_best_only=monitor is not None,
+            save_weights_only=True,
         )
     )
-    if train_cfg.early_stopping_patience:
+    if monitor and train_cfg.early_stopping_patience:
         cbs.append(
             keras.callbacks.EarlyStopping(
-                monitor="val_loss",
+                monitor=monitor,
                 patience=train_cfg.early_stopping_patience,
                 restore_best_weights=True,
             )
         )
-    x_train, y_train = features["train"]
-    history = model.fit(
-        x_train,
-        task.build_targets(config, y_train, data),
-        validation_data=(x_val, task.build_targets(config, y_val, data)),
-        epochs=train_cfg.epochs,
-        batch_size=train_cfg.batch_size,
-        callbacks=cbs,
-        verbose=verbose,
-    )
-
-    x_test, y_test = features["test"]
-    prob = _probabilities(_batched_predict(model, x_test), binary)
-    test_metrics = task.evaluate(y_test, prob, data)
+    history = task.fit(model, config, data, cbs, verbose)
+    outcome = task.evaluate_model(model, config, data, history)
     report = {
         "task": task.name,
         "dataset": {"name": data.name, **data.summary},
-        "metrics": {"test": test_metrics},
+        "metrics": {"test": outcome.metrics},
         "baseline": task.baselines(config, data),
         "training": {
-            "epochs_run": len(history.history.get("loss", [])),
-            "history": history.history,
+            "epochs_run": len(next(iter(history.values()), [])),
+            "history": history,
         },
+        **outcome.sections,
         "class_names": list(data.class_names),
         "config": config_lib.to_dict(config),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -252,39 +293,17 @@ def run(
 
     export_path = None
     if export:
-        raw_inputs = data.preprocessor.inputs
-        raw = raw_inputs if len(raw_inputs) > 1 else raw_inputs[0]
-        if isinstance(data.preprocessor.input, dict):
-            raw = data.preprocessor.input
-        head = CrossEntropyEndpoint(loss, name="probabilities")
-        serving = keras.Model(raw, head(model(data.preprocessor(raw))), name="serving")
-        metadata = {
-            "task": task.name,
-            "dataset": data.name,
-            "class_names": list(data.class_names),
-            "test_metrics": _scalars(test_metrics),
-            **data.metadata,
-        }
-        export_path = export_lib.export_classifier(
-            serving,
-            Path(saved_models) / task.name,
-            class_names=data.class_names,
-            metadata=report_lib.to_jsonable(metadata),
+        export_path = task.export_model(
+            model, config, data, Path(saved_models) / task.name, outcome.metrics
         )
         report["export"] = str(export_path)
 
     report = report_lib.to_jsonable(report)
-    y_true = np.asarray(y_test)
-    plots = report_lib.render_plots(
-        "binary" if binary else "multiclass",
-        y_true,
-        prob,
-        history.history,
-        class_names=list(data.class_names),
-    )
-    for name, png in plots.items():
+    for name, png in outcome.plots.items():
         write_atomic(run_path / name, png)
-    html = report_lib.render_html(_html_view(report), {name: name for name in plots})
+    html = report_lib.render_html(
+        _html_view(report), {name: name for name in outcome.plots}
+    )
     write_atomic(run_path / "report.html", html)
     report_path = run_path / "report.json"
     write_atomic(report_path, json.dumps(report, indent=2, allow_nan=False))
@@ -320,11 +339,11 @@ def _html_view(report: dict) -> dict:
     }
 
 
-def _scalars(metrics: dict) -> dict:
+def scalars(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
 
 
-def _hparams(config) -> dict:
+def hparams(config) -> dict:
     flat = {}
 
     def walk(prefix, value):

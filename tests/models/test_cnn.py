@@ -82,8 +82,65 @@ def test_saving_round_trip(tmp_path):
         ({"filters": (4, -1)}, "filters"),
         ({"dense": 0}, "dense"),
         ({"dropout": 1.5}, "dropout"),
+        ({"translate": -0.1}, "translate"),
+        ({"rotate": 1.0}, "rotate"),
+        ({"zoom": 2.0}, "zoom"),
     ],
 )
 def test_invalid_arguments_name_the_argument(kwargs, arg):
     with pytest.raises(ValueError, match=f"argument `{arg}`"):
         build_small_cnn(**{**_TINY, **kwargs})
+
+
+_AUGMENT = {"translate": 0.125, "rotate": 0.05, "zoom": 0.1}
+
+
+def test_augmentation_is_active_in_training_only():
+    keras.utils.set_random_seed(0)
+    model = build_small_cnn((8, 8, 1), **_TINY, **_AUGMENT)
+    names = [la.name for la in model.layers]
+    assert names[1:4] == ["translate", "rotate", "zoom"]
+    plain = build_small_cnn((8, 8, 1), **_TINY)
+    plain.set_weights(model.get_weights())
+    x = _images(shape=(8, 8, 1))
+    # Inference passes the images through unchanged: same as no augmentation.
+    np.testing.assert_array_equal(model(x, training=False), model(x, training=False))
+    np.testing.assert_allclose(
+        model(x, training=False), plain(x, training=False), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0), plain.predict(x, verbose=0), rtol=1e-6
+    )
+    # Training transforms them (no dropout or batch norm here to differ).
+    assert not np.allclose(model(x, training=True), plain(x, training=True))
+
+
+def test_no_augmentation_layers_by_default():
+    model = build_small_cnn(**_TINY)
+    assert not any(
+        isinstance(la, keras.layers.RandomTranslation | keras.layers.RandomRotation)
+        for la in model.layers
+    )
+
+
+def test_batch_norm_follows_each_convolution():
+    model = build_small_cnn(filters=(4, 8), dense=8, batch_norm=True)
+    convs = [la for la in model.layers if isinstance(la, keras.layers.Conv2D)]
+    norms = [
+        la for la in model.layers if isinstance(la, keras.layers.BatchNormalization)
+    ]
+    assert len(norms) == len(convs) == 2
+    assert not any(conv.use_bias for conv in convs)
+    x = _images(n=4)
+    np.testing.assert_array_equal(model(x, training=False), model(x, training=False))
+
+
+def test_augmented_batch_norm_model_saving_round_trip(tmp_path):
+    model = build_small_cnn((8, 8, 1), batch_norm=True, **_TINY, **_AUGMENT)
+    path = tmp_path / "cnn.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    x = _images(shape=(8, 8, 1))
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6
+    )

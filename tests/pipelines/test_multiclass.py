@@ -54,13 +54,19 @@ def test_run_writes_report_plots_logs_and_export(digits_run):
 
 def test_export_reproduces_predictions_in_bare_tensorflow(digits_run, tmp_path):
     task, config, result, _ = digits_run
+    assert config.model.augment.translate > 0  # The default augments in training.
     data = task.build_inputs(config)
     images = data.splits["test"][0][:16]
     out = bare_tensorflow_predict(
-        result.export_path, {"image": images}, tmp_path / "o.npz"
+        result.export_path,
+        {"image": np.concatenate([images, images])},
+        tmp_path / "o.npz",
     )
     probs = out["probabilities"]
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    # No random augmentation in serving: the same image, the same answer (up
+    # to float rounding, which depends on the row's place in the batch).
+    np.testing.assert_allclose(probs[:16], probs[16:], rtol=1e-5, atol=1e-7)
     assert list(out["class_id"]) == list(np.argmax(probs, axis=1))
     report = read_report(result.run_dir)
     assert out["label"][0].decode() in report["class_names"]
@@ -87,6 +93,97 @@ def test_tfds_image_data_loads_through_mock_data():
     assert data.splits["train"][0].shape[1:] == (28, 28, 1)
     assert len(data.class_names) == 10
     assert sum(len(y) for _, y in data.splits.values()) == 80
+
+
+def test_tfds_mnist_runs_end_to_end_through_the_cli(tmp_path):
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    from xent.cli import main
+
+    with tfds.testing.mock_data(num_examples=40):
+        code = main(
+            [
+                "train",
+                "multiclass",
+                "--data",
+                "tfds:mnist",
+                "--epochs",
+                "1",
+                "--set",
+                "model.filters=[4]",
+                "--set",
+                "model.dense=8",
+                "--quiet",
+                "--run-dir",
+                str(tmp_path / "run"),
+                "--saved-models",
+                str(tmp_path / "saved"),
+            ]
+        )
+    assert code == 0
+    report = read_report(tmp_path / "run")
+    assert report["dataset"]["name"] == "tfds:mnist"
+    assert report["config"]["data"]["source"] == "tfds:mnist"
+    assert report["config"]["model"]["kind"] == "cnn"
+    assert report["dataset"]["features"] == {
+        "image_shape": [28, 28, 1],
+        "pixel_max": 255.0,
+    }
+    rows = report["dataset"]["rows"]
+    assert rows["train"] + rows["validation"] == 40 and rows["test"] == 40
+    assert report["class_names"] == [str(i) for i in range(10)]
+    test = report["metrics"]["test"]
+    assert np.sum(test["confusion_matrix"]) == 40
+    assert 0.0 <= test["accuracy"] <= 1.0 and np.isfinite(test["log_loss"])
+    assert set(report["baseline"]) == {"logistic_regression", "hist_gradient_boosting"}
+    assert (tmp_path / "run" / "report.html").is_file()
+
+    # The export takes raw 0-255 pixels of the tfds images.
+    export = tmp_path / "saved" / "multiclass" / "1"
+    assert report["export"] == str(export)
+    serve = tf.saved_model.load(str(export)).signatures["serving_default"]
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 28, 28, 1))
+    out = serve(image=tf.constant(pixels, tf.float32))
+    probs = out["probabilities"].numpy()
+    assert probs.shape == (3, 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert list(out["class_id"].numpy()) == list(probs.argmax(axis=1))
+
+
+def test_augment_config_is_typed_and_checked():
+    from xent.config import ConfigError
+
+    task, config = load_task(
+        "multiclass", ["model.augment.rotate=0.05", "model.batch_norm=false"]
+    )
+    assert config.model.augment.rotate == 0.05
+    assert config.model.augment.translate > 0  # From multiclass.yaml.
+    assert config.model.batch_norm is False
+    with pytest.raises(ConfigError, match="model.augment.shear"):
+        load_task("multiclass", ["model.augment.shear=0.1"])
+    with pytest.raises(ConfigError, match="rotate"):
+        load_task("multiclass", ["model.augment.rotate=1.5"])
+    with pytest.raises(ConfigError, match="model.augment.zoom"):
+        load_task("multiclass", ["model.augment.zoom=big"])
+
+
+def test_build_model_adds_the_configured_augmentation():
+    import types
+
+    task, config = load_task(
+        "multiclass",
+        [
+            "model.augment={translate: 0.1, rotate: 0.05, zoom: 0.0}",
+            "model.batch_norm=true",
+            "model.filters=[4]",
+            "model.dense=8",
+        ],
+    )
+    data = types.SimpleNamespace(class_names=tuple("0123456789"))
+    names = [la.name for la in task.build_model(config, (8, 8, 1), data).layers]
+    assert {"translate", "rotate", "batch_norm_0"} <= set(names)
+    assert "zoom" not in names
 
 
 def test_tabular_multiclass_csv_through_the_cli(tmp_path):

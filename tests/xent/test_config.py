@@ -66,3 +66,20 @@ def test_bad_yaml_file_names_the_file(tmp_path):
         config_lib.read_yaml(path)
     with pytest.raises(ConfigError, match="not found"):
         config_lib.read_yaml(tmp_path / "missing.yaml")
+
+
+def test_exponent_without_a_dot_is_a_number_not_a_string():
+    # YAML 1.1 reads `1e-4` as a string; a float field takes it as meant.
+    config = config_lib.load_config(
+        ClassifierConfig,
+        TASKS["binary"].defaults,
+        overrides=["train.learning_rate=1e-4", "loss.pos_weight=2E+1"],
+    )
+    assert config.train.learning_rate == 1e-4
+    assert config.loss.pos_weight == 20.0
+    with pytest.raises(ConfigError, match="train.learning_rate"):
+        config_lib.load_config(
+            ClassifierConfig,
+            TASKS["binary"].defaults,
+            overrides=["train.learning_rate=fast"],
+        )

@@ -1,0 +1,622 @@
+"""Click-through-rate models built from feature specs, outputting logits.
+
+Four models (`CTRModelConfig.kind`), composed from small parts in the style
+of DeepCTR:
+
+* `lr`: the first-order (linear) term only: logistic regression.
+* `fm`: linear + factorization machine (Rendle, 2010).
+* `deepfm`: linear + FM + a DNN, all on the same field embeddings
+  (Guo et al., 2017).
+* `dcnv2`: a cross network of `keras_rs.layers.FeatureCross` layers and a
+  DNN on `x0` = the concatenated embeddings and dense inputs, either
+  `stacked` (`DNN(Cross(x0))`) or `parallel` (`[Cross(x0), DNN(x0)]`),
+  then one `Dense(1)` (Wang et al., 2021).
+
+The parts: `FieldEmbedding` (lookup, pooling of multi-valued fields, L2 on
+the looked-up rows), `FMInteraction` (the pairwise term), `LogitSum` (sums
+the terms and adds the output bias), and the functions `build_dnn` and
+`build_cross_network`, which stack built-in Keras and keras-rs layers.
+
+Inputs follow `xent.ctr.specs`: one model input per spec, named after it.
+Dense inputs enter the linear term and the DNN / cross network, never the
+FM term (FM pairs field embeddings only, as in DeepCTR's DeepFM).
+
+Every model outputs logits `[batch, 1]`, with no sigmoid: train with a
+cross-entropy built with `from_logits=True` and add the sigmoid only in the
+serving model. The custom layers are registered with Keras under the
+`xent` package, so `model.save` / `keras.saving.load_model` round-trip once
+this module has been imported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import keras
+import keras_rs
+from keras import layers
+from keras import ops
+
+from xent.ctr.specs import DenseFeat
+from xent.ctr.specs import FeatureSpec
+from xent.ctr.specs import SparseFeat
+from xent.ctr.specs import VarLenSparseFeat
+from xent.ctr.specs import check_specs
+from xent.models.mlp import _check_positive_int
+from xent.models.mlp import _check_positive_ints
+from xent.models.mlp import _check_rate
+
+__all__ = [
+    "CTRModelConfig",
+    "FMInteraction",
+    "FieldEmbedding",
+    "LogitSum",
+    "build_cross_network",
+    "build_ctr_model",
+    "build_dnn",
+    "fm_interaction",
+]
+
+KINDS = ("lr", "fm", "deepfm", "dcnv2")
+DCN_STRUCTURES = ("stacked", "parallel")
+L2_MODES = ("rows", "table")
+# Small random factors: pairwise terms start near 0 (about 1e-4 per pair), so
+# a model given `output_bias` starts close to the base rate.
+_EMBEDDING_STDDEV = 1e-2
+
+
+@dataclasses.dataclass(frozen=True)
+class CTRModelConfig:
+    """Architecture of a CTR model; checked when it is made.
+
+    Attributes:
+        kind: `lr`, `fm`, `deepfm` or `dcnv2`.
+        embedding_dim: Embedding width that the pipeline writes into the
+            specs it makes (`dataclasses.replace(spec, embedding_dim=...)`).
+            `build_ctr_model` itself reads each spec's `embedding_dim` and
+            never this field, so the specs are the one source of truth for
+            the model's shapes.
+        hidden: Units of the DNN's hidden layers (`deepfm`, `dcnv2`).
+        cross_layers: Number of `FeatureCross` layers (`dcnv2`).
+        cross_projection_dim: Rank of the low-rank cross kernels `U V`
+            (`dcnv2`); `None` for full-rank kernels.
+        dcn_structure: `stacked` (the DNN on top of the cross network) or
+            `parallel` (both on `x0`, outputs concatenated) (`dcnv2`).
+        dropout: Dropout rate after each hidden DNN layer, in [0, 1).
+        batch_norm: Whether each hidden DNN layer is followed by batch
+            normalization (before its ReLU).
+        l2_embedding: L2 coefficient on the embedding rows looked up in a
+            batch (factor and first-order embeddings alike), summed over the
+            batch and divided by the batch size, added with `add_loss`.
+            Rows not used by the batch are not regularized.
+        l2_embedding_mode: `rows` (the looked-up rows, as above) or `table`
+            (the whole embedding and first-order tables every step: a prior
+            that shrinks rarely seen values; see `FieldEmbedding`).
+        l2_dense: L2 coefficient on the kernels of the `Dense` and
+            `FeatureCross` layers (Keras weight regularizers).
+    """
+
+    kind: Literal["lr", "fm", "deepfm", "dcnv2"] = "deepfm"
+    embedding_dim: int = 16
+    hidden: tuple[int, ...] = (256, 128)
+    cross_layers: int = 3
+    cross_projection_dim: int | None = None
+    dcn_structure: Literal["stacked", "parallel"] = "stacked"
+    dropout: float = 0.0
+    batch_norm: bool = False
+    l2_embedding: float = 1e-6
+    l2_embedding_mode: Literal["rows", "table"] = "rows"
+    l2_dense: float = 0.0
+
+    def __post_init__(self):
+        _check_choice("kind", self.kind, KINDS)
+        _check_positive_int("embedding_dim", self.embedding_dim)
+        # A list (e.g. from YAML) becomes a tuple, so the config stays hashable.
+        if isinstance(self.hidden, (str, bytes)) or not isinstance(
+            self.hidden, Sequence
+        ):
+            raise ValueError(
+                "Invalid value for argument `hidden`. Expected a sequence of "
+                f"positive integers. Received: hidden={self.hidden!r}"
+            )
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        _check_positive_ints("hidden", self.hidden)
+        _check_positive_int("cross_layers", self.cross_layers)
+        if self.cross_projection_dim is not None:
+            _check_positive_int("cross_projection_dim", self.cross_projection_dim)
+        _check_choice("dcn_structure", self.dcn_structure, DCN_STRUCTURES)
+        _check_rate("dropout", self.dropout)
+        if not isinstance(self.batch_norm, bool):
+            raise ValueError(
+                "Invalid value for argument `batch_norm`. Expected a bool. "
+                f"Received: batch_norm={self.batch_norm!r}"
+            )
+        _check_non_negative("l2_embedding", self.l2_embedding)
+        _check_choice("l2_embedding_mode", self.l2_embedding_mode, L2_MODES)
+        _check_non_negative("l2_dense", self.l2_dense)
+
+
+# --------------------------------------------------------------------------
+# Layers.
+# --------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="xent")
+class FieldEmbedding(keras.layers.Layer):
+    """Embeds one categorical field; pools the values of multi-valued fields.
+
+    With `combiner=None` the input is `[batch]` ids (a `SparseFeat`). With
+    `combiner="mean"` or `"sum"` it is `[batch, max_len]` ids (a
+    `VarLenSparseFeat`) where id 0 is padding: padded positions are masked
+    out of the pooling (a mean divides by the number of real values; a row
+    with none pools to zeros) and out of the L2 term.
+
+    With `l2 > 0` and `l2_mode="rows"`, the layer adds
+    `l2 * sum(square(rows)) / batch_size` with `add_loss`, over the rows
+    looked up by the batch (a row looked up twice counts twice); the rest of
+    the table is left alone. Its pull on a value grows with the value's
+    frequency, as does the data's, so it shrinks rare and frequent values
+    alike. With `l2_mode="table"` it adds `l2 * sum(square(table))` every
+    step instead: a Gaussian prior on every row that does not depend on the
+    value's frequency, so rarely seen values (whose weights the data barely
+    determine) are shrunk towards 0 while frequent ones are left to the data.
+
+    Args:
+        vocabulary_size: Number of rows of the table.
+        output_dim: Embedding width.
+        combiner: `None`, `"mean"` or `"sum"`.
+        l2: L2 coefficient, >= 0.
+        l2_mode: `rows` (the looked-up rows) or `table` (the whole table).
+        embeddings_initializer: Initializer of the table; defaults to a
+            normal with standard deviation 0.01.
+        **kwargs: Base `Layer` arguments (`name`, `dtype`).
+
+    Call:
+        `layer(ids)` returns `[batch, output_dim]`.
+    """
+
+    def __init__(
+        self,
+        vocabulary_size: int,
+        output_dim: int,
+        combiner: str | None = None,
+        l2: float = 0.0,
+        embeddings_initializer=None,
+        l2_mode: str = "rows",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _check_choice("l2_mode", l2_mode, L2_MODES)
+        self.l2_mode = l2_mode
+        _check_positive_int("vocabulary_size", vocabulary_size)
+        _check_positive_int("output_dim", output_dim)
+        _check_choice("combiner", combiner, (None, "mean", "sum"))
+        _check_non_negative("l2", l2)
+        self.vocabulary_size = vocabulary_size
+        self.output_dim = output_dim
+        self.combiner = combiner
+        self.l2 = float(l2)
+        if embeddings_initializer is None:
+            embeddings_initializer = keras.initializers.RandomNormal(
+                stddev=_EMBEDDING_STDDEV
+            )
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight(
+            shape=(self.vocabulary_size, self.output_dim),
+            initializer=self.embeddings_initializer,
+            name="embeddings",
+        )
+
+    def call(self, ids):
+        ids = ops.convert_to_tensor(ids)
+        if not keras.backend.standardize_dtype(ids.dtype).startswith("int"):
+            ids = ops.cast(ids, "int64")
+        rows = ops.take(self.embeddings, ids, axis=0)
+        batch = ops.cast(ops.shape(ids)[0], rows.dtype)
+        if self.l2 and self.l2_mode == "table":
+            self.add_loss(self.l2 * ops.sum(ops.square(self.embeddings)))
+        row_l2 = self.l2 if self.l2_mode == "rows" else 0.0
+        if self.combiner is None:
+            if row_l2:
+                self.add_loss(row_l2 * ops.sum(ops.square(rows)) / batch)
+            return rows
+        mask = ops.expand_dims(ops.cast(ops.not_equal(ids, 0), rows.dtype), -1)
+        rows = rows * mask
+        if row_l2:
+            self.add_loss(row_l2 * ops.sum(ops.square(rows)) / batch)
+        pooled = ops.sum(rows, axis=1)
+        if self.combiner == "mean":
+            pooled = pooled / ops.maximum(ops.sum(mask, axis=1), 1.0)
+        return pooled
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.output_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "output_dim": self.output_dim,
+                "combiner": self.combiner,
+                "l2": self.l2,
+                "l2_mode": self.l2_mode,
+                "embeddings_initializer": keras.initializers.serialize(
+                    self.embeddings_initializer
+                ),
+            }
+        )
+        return config
+
+
+def fm_interaction(embeddings):
+    """The factorization-machine pairwise term, `sum_{i<j} <v_i, v_j>`.
+
+    Computed in linear time as `0.5 * sum_k ((sum_i v_ik)^2 - sum_i v_ik^2)`.
+
+    Args:
+        embeddings: `[batch, fields, dim]` field embeddings.
+
+    Returns:
+        `[batch, 1]`.
+    """
+    square_of_sum = ops.square(ops.sum(embeddings, axis=1))
+    sum_of_squares = ops.sum(ops.square(embeddings), axis=1)
+    return 0.5 * ops.sum(square_of_sum - sum_of_squares, axis=1, keepdims=True)
+
+
+@keras.saving.register_keras_serializable(package="xent")
+class FMInteraction(keras.layers.Layer):
+    """The FM pairwise term of a list of `[batch, dim]` field embeddings.
+
+    A layer without weights around `fm_interaction`: stacks its inputs into
+    `[batch, fields, dim]` (all fields must have the same width) and returns
+    `[batch, 1]`.
+    """
+
+    def call(self, embeddings):
+        return fm_interaction(ops.stack(list(embeddings), axis=1))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], 1)
+
+
+@keras.saving.register_keras_serializable(package="xent")
+class LogitSum(keras.layers.Layer):
+    """Sums `[batch, 1]` terms and adds one trainable bias: the output logit.
+
+    Args:
+        bias_initializer: Initializer of the bias, e.g. a `Constant` at the
+            logit of the base rate, so that training starts calibrated.
+        **kwargs: Base `Layer` arguments.
+    """
+
+    def __init__(self, bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(
+            shape=(1,), initializer=self.bias_initializer, name="bias"
+        )
+
+    def call(self, terms):
+        terms = list(terms)
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        return total + self.bias
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], 1)
+
+    def get_config(self):
+        config = super().get_config()
+        config["bias_initializer"] = keras.initializers.serialize(self.bias_initializer)
+        return config
+
+
+# --------------------------------------------------------------------------
+# Functional parts.
+# --------------------------------------------------------------------------
+def build_dnn(
+    x,
+    hidden: Sequence[int],
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+    l2: float = 0.0,
+    name: str = "dnn",
+):
+    """Applies `Dense -> [BatchNormalization] -> ReLU -> [Dropout]` per layer.
+
+    Args:
+        x: A `[batch, d]` symbolic tensor.
+        hidden: Units of each layer; empty returns `x`.
+        dropout: Dropout rate after each layer; 0 adds no `Dropout`.
+        batch_norm: Whether to normalize each layer's pre-activations (the
+            `Dense` then has no bias: the normalization's offset replaces it).
+        l2: L2 coefficient on the kernels.
+        name: Prefix of the layer names.
+
+    Returns:
+        `[batch, hidden[-1]]` (or `x`).
+    """
+    for i, units in enumerate(hidden):
+        x = layers.Dense(
+            units,
+            use_bias=not batch_norm,
+            kernel_regularizer=_l2(l2),
+            name=f"{name}_dense_{i}",
+        )(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"{name}_bn_{i}")(x)
+        x = layers.ReLU(name=f"{name}_relu_{i}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"{name}_dropout_{i}")(x)
+    return x
+
+
+def build_cross_network(
+    x0,
+    num_layers: int,
+    projection_dim: int | None = None,
+    l2: float = 0.0,
+    name: str = "cross",
+):
+    """Stacks `keras_rs.layers.FeatureCross`: `x_{i+1} = x0 * (W x_i + b) + x_i`.
+
+    Args:
+        x0: A `[batch, d]` symbolic tensor.
+        num_layers: Number of cross layers.
+        projection_dim: Rank of the low-rank kernels `W = U V`; `None` for
+            full `d x d` kernels.
+        l2: L2 coefficient on the kernels.
+        name: Prefix of the layer names.
+
+    Returns:
+        `[batch, d]`.
+    """
+    x = x0
+    for i in range(num_layers):
+        x = keras_rs.layers.FeatureCross(
+            projection_dim=projection_dim,
+            kernel_regularizer=_l2(l2),
+            name=f"{name}_{i}",
+        )(x0, x)
+    return x
+
+
+# --------------------------------------------------------------------------
+# The builder.
+# --------------------------------------------------------------------------
+def build_ctr_model(
+    specs: Sequence[FeatureSpec],
+    config: CTRModelConfig,
+    name: str | None = None,
+    output_bias: float | None = None,
+) -> keras.Model:
+    """Builds a CTR model taking one input per spec and returning logits.
+
+    Inputs, by spec type (named after the spec): `SparseFeat` int64
+    `[batch]`; `VarLenSparseFeat` int64 `[batch, max_len]`, 0 = padding;
+    `DenseFeat` float32 `[batch, dimension]`.
+
+    Each categorical field has a `spec.embedding_dim`-wide factor embedding
+    (`embedding_<name>`, shared by the FM term, the DNN and the cross
+    network) and, for the linear term, a 1-wide one (`linear_<name>`). Dense
+    inputs are concatenated (`dense` layer order = spec order) and enter the
+    linear term through `linear_dense` and the DNN / cross network, not the
+    FM term.
+
+    * `lr`: `bias + sum_f w_f[id_f] + linear_dense(dense)`.
+    * `fm`: `lr` + `FMInteraction(embeddings)`.
+    * `deepfm`: `fm` + `dnn_logit(DNN([embeddings, dense]))`.
+    * `dcnv2`: `logits(DNN(Cross(x0)))` (stacked) or
+      `logits([Cross(x0), DNN(x0)])` (parallel), `x0 = [embeddings, dense]`.
+
+    Options that a kind does not use (e.g. `hidden` for `fm`) are ignored.
+    First-order weights and the kernels of the last projection to the logit
+    start at zero, so with `output_bias` the model starts at the base rate
+    (up to the small FM term).
+
+    Args:
+        specs: Feature specs (`xent.ctr.specs`), at least one.
+        config: The architecture.
+        name: Model name; defaults to `config.kind`.
+        output_bias: Initial output bias, e.g. `log(p / (1 - p))` for the
+            training base rate `p`; `None` starts at 0.
+
+    Returns:
+        A functional `keras.Model` from a dict of inputs to `[batch, 1]`
+        logits.
+
+    Raises:
+        ValueError: On invalid specs (see `check_specs`), on `fm`/`deepfm`
+            without a categorical feature or with categorical features of
+            different `embedding_dim`, or on a non-finite `output_bias`.
+
+    >>> from xent.ctr.specs import DenseFeat, SparseFeat
+    >>> specs = [SparseFeat("ad", 100, 8), SparseFeat("site", 50, 8),
+    ...          DenseFeat("price")]
+    >>> model = build_ctr_model(specs, CTRModelConfig(kind="fm"))
+    >>> model.output_shape
+    (None, 1)
+    """
+    specs = check_specs(specs)
+    if not isinstance(config, CTRModelConfig):
+        raise ValueError(
+            "Invalid value for argument `config`. Expected a CTRModelConfig. "
+            f"Received: config={config!r}"
+        )
+    if output_bias is not None and not math.isfinite(float(output_bias)):
+        raise ValueError(
+            "Invalid value for argument `output_bias`. Expected a finite float "
+            f"or None. Received: output_bias={output_bias!r}"
+        )
+    categorical = [s for s in specs if not isinstance(s, DenseFeat)]
+    if config.kind in ("fm", "deepfm"):
+        if not categorical:
+            raise ValueError(
+                "Invalid value for argument `specs`. Expected at least one "
+                f"categorical feature for kind={config.kind!r}. Received only "
+                f"dense features: {[s.name for s in specs]}"
+            )
+        dims = {s.name: s.embedding_dim for s in categorical}
+        if len(set(dims.values())) > 1:
+            raise ValueError(
+                "Invalid value for argument `specs`. The FM term needs one "
+                f"embedding_dim for all categorical features. Received: {dims}"
+            )
+    bias_init = keras.initializers.Constant(float(output_bias or 0.0))
+
+    inputs = {spec.name: _input(spec) for spec in specs}
+    dense_specs = [s for s in specs if isinstance(s, DenseFeat)]
+    dense = _concat([inputs[s.name] for s in dense_specs], name="dense")
+
+    if config.kind == "dcnv2":
+        embeddings = _embed(
+            categorical, inputs, config.l2_embedding, config.l2_embedding_mode
+        )
+        x0 = _concat(embeddings + ([dense] if dense is not None else []), "x0")
+        cross = build_cross_network(
+            x0,
+            config.cross_layers,
+            projection_dim=config.cross_projection_dim,
+            l2=config.l2_dense,
+        )
+        dnn_kwargs = {
+            "hidden": config.hidden,
+            "dropout": config.dropout,
+            "batch_norm": config.batch_norm,
+            "l2": config.l2_dense,
+        }
+        if config.dcn_structure == "stacked":
+            top = build_dnn(cross, **dnn_kwargs)
+        else:
+            top = _concat([cross, build_dnn(x0, **dnn_kwargs)], "cross_dnn")
+        logits = layers.Dense(
+            1,
+            kernel_initializer="zeros",
+            bias_initializer=bias_init,
+            kernel_regularizer=_l2(config.l2_dense),
+            name="logits",
+        )(top)
+        return keras.Model(inputs, logits, name=name or config.kind)
+
+    terms = _linear_terms(categorical, inputs, dense, config)
+    if config.kind in ("fm", "deepfm"):
+        embeddings = _embed(
+            categorical, inputs, config.l2_embedding, config.l2_embedding_mode
+        )
+        terms.append(FMInteraction(name="fm")(embeddings))
+        if config.kind == "deepfm":
+            x = _concat(embeddings + ([dense] if dense is not None else []), "x0")
+            x = build_dnn(
+                x,
+                config.hidden,
+                dropout=config.dropout,
+                batch_norm=config.batch_norm,
+                l2=config.l2_dense,
+            )
+            terms.append(
+                layers.Dense(
+                    1,
+                    use_bias=False,
+                    kernel_initializer="zeros",
+                    kernel_regularizer=_l2(config.l2_dense),
+                    name="dnn_logit",
+                )(x)
+            )
+    logits = LogitSum(bias_initializer=bias_init, name="logits")(terms)
+    return keras.Model(inputs, logits, name=name or config.kind)
+
+
+def _input(spec: FeatureSpec):
+    if isinstance(spec, SparseFeat):
+        return keras.Input(shape=(), dtype="int64", name=spec.name)
+    if isinstance(spec, VarLenSparseFeat):
+        return keras.Input(shape=(spec.max_len,), dtype="int64", name=spec.name)
+    return keras.Input(shape=(spec.dimension,), dtype="float32", name=spec.name)
+
+
+def _combiner(spec) -> str | None:
+    return spec.combiner if isinstance(spec, VarLenSparseFeat) else None
+
+
+def _embed(categorical, inputs, l2: float, l2_mode: str = "rows") -> list:
+    """The factor embeddings `[batch, spec.embedding_dim]`, one per field."""
+    return [
+        FieldEmbedding(
+            spec.vocabulary_size,
+            spec.embedding_dim,
+            combiner=_combiner(spec),
+            l2=l2,
+            l2_mode=l2_mode,
+            name=f"embedding_{spec.name}",
+        )(inputs[spec.name])
+        for spec in categorical
+    ]
+
+
+def _linear_terms(categorical, inputs, dense, config: CTRModelConfig) -> list:
+    """The first-order terms, each `[batch, 1]` (the bias is added later)."""
+    terms = [
+        FieldEmbedding(
+            spec.vocabulary_size,
+            1,
+            combiner=_combiner(spec),
+            l2=config.l2_embedding,
+            l2_mode=config.l2_embedding_mode,
+            embeddings_initializer="zeros",
+            name=f"linear_{spec.name}",
+        )(inputs[spec.name])
+        for spec in categorical
+    ]
+    if dense is not None:
+        terms.append(
+            layers.Dense(
+                1,
+                use_bias=False,
+                kernel_initializer="zeros",
+                kernel_regularizer=_l2(config.l2_dense),
+                name="linear_dense",
+            )(dense)
+        )
+    return terms
+
+
+def _concat(tensors: list, name: str):
+    """Concatenates along the last axis; one tensor is returned as is."""
+    if not tensors:
+        return None
+    if len(tensors) == 1:
+        return tensors[0]
+    return layers.Concatenate(axis=-1, name=name)(tensors)
+
+
+def _l2(value: float):
+    return keras.regularizers.L2(value) if value else None
+
+
+def _check_choice(arg: str, value, choices: tuple) -> None:
+    if value not in choices:
+        raise ValueError(
+            f"Invalid value for argument `{arg}`. Expected one of "
+            f"{list(choices)}. Received: {arg}={value!r}"
+        )
+
+
+def _check_non_negative(arg: str, value) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(
+            f"Invalid value for argument `{arg}`. Expected a finite float >= 0. "
+            f"Received: {arg}={value!r}"
+        )

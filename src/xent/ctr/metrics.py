@@ -1,0 +1,175 @@
+"""CTR evaluation: ranking, log loss, normalized entropy, calibration, GAUC,
+and, when the true click probabilities are known, the exact decomposition
+
+    E[log loss] = H(p, q) = H(p) + KL(p || q)
+
+into the Bayes log loss H(p) (no model can do better) and the model's excess
+cross-entropy KL(p || q). Metric values come from scikit-learn where it has
+them (`roc_auc_score`, `log_loss`); the rest are defined here in float64.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn import metrics as skm
+
+__all__ = [
+    "binary_entropy",
+    "calibration_buckets",
+    "ctr_metrics",
+    "group_auc",
+    "truth_metrics",
+]
+
+_EPS = 1e-15
+
+
+def binary_entropy(p: Any) -> np.ndarray:
+    """H(p) in nats, elementwise; 0 at p in {0, 1}."""
+    p = np.asarray(p, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -(p * np.log(p) + (1 - p) * np.log1p(-p))
+    return np.where((p <= 0) | (p >= 1), 0.0, h)
+
+
+def _check(y: Any, prob: Any) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y).reshape(-1)
+    q = np.asarray(prob, dtype="float64").reshape(-1)
+    if y.shape != q.shape:
+        raise ValueError(
+            f"Labels and probabilities differ in length: {y.size} vs {q.size}"
+        )
+    if y.size == 0:
+        raise ValueError("No rows to evaluate")
+    if not np.all(np.isfinite(q)) or np.any((q < 0) | (q > 1)):
+        raise ValueError("Invalid predicted probabilities: NaN, inf or outside [0, 1]")
+    if not np.all(np.isin(y, (0, 1))):
+        raise ValueError("Invalid labels: expected 0/1 clicks")
+    return y.astype("int64"), q
+
+
+def group_auc(y: Any, prob: Any, groups: Any) -> tuple[float | None, int]:
+    """Size-weighted mean AUC over groups (e.g. users), as in DIN (Zhou et al. 2018).
+
+    Groups whose rows are all clicks or all non-clicks have no AUC and are
+    dropped. Returns `(gauc, groups_used)`; gauc is None if no group has both
+    classes.
+    """
+    y, q = _check(y, prob)
+    g = np.asarray(groups).reshape(-1)
+    if g.size != y.size:
+        raise ValueError(f"Groups and labels differ in length: {g.size} vs {y.size}")
+    order = np.argsort(g, kind="stable")
+    g, y, q = g[order], y[order], q[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    ends = np.r_[starts[1:], g.size]
+    total, weight, used = 0.0, 0, 0
+    for s, e in zip(starts, ends, strict=True):
+        ys = y[s:e]
+        pos = ys.sum()
+        if pos == 0 or pos == ys.size:
+            continue
+        total += (e - s) * skm.roc_auc_score(ys, q[s:e])
+        weight += e - s
+        used += 1
+    return (total / weight if weight else None), used
+
+
+def truth_metrics(y: Any, prob: Any, p_true: Any) -> dict[str, float]:
+    """Metrics against known click probabilities.
+
+    Returns:
+        `bayes_log_loss` = mean H(p); `expected_log_loss` = mean H(p, q), the
+        model's log loss in expectation over the clicks; `excess_log_loss` =
+        mean KL(p || q) = their difference (nats per row);
+        `excess_log_loss_pct` = 100 * excess / bayes; `oracle_auc` = AUC of p
+        on the drawn clicks; `oracle_log_loss` = log loss of p on the drawn
+        clicks (the Bayes log loss plus sampling noise).
+    """
+    y, q = _check(y, prob)
+    p = np.asarray(p_true, dtype="float64").reshape(-1)
+    if p.shape != q.shape:
+        raise ValueError("p_true and prob differ in length")
+    qc = np.clip(q, _EPS, 1 - _EPS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cross = -(p * np.log(qc) + (1 - p) * np.log1p(-qc))
+    bayes = float(binary_entropy(p).mean())
+    expected = float(cross.mean())
+    excess = expected - bayes
+    return {
+        "bayes_log_loss": bayes,
+        "expected_log_loss": expected,
+        "excess_log_loss": excess,
+        "excess_log_loss_pct": 100.0 * excess / bayes if bayes > 0 else None,
+        "oracle_auc": float(skm.roc_auc_score(y, p)) if 0 < y.sum() < y.size else None,
+        "oracle_log_loss": float(
+            skm.log_loss(y, np.clip(p, _EPS, 1 - _EPS), labels=[0, 1])
+        ),
+    }
+
+
+def calibration_buckets(y: Any, prob: Any, buckets: int = 20) -> dict[str, list]:
+    """Predicted vs observed CTR in equal-count buckets of the predictions.
+
+    Equal-count (quantile) buckets suit CTR, where most predictions crowd
+    near the base rate. Returns lists `mean_predicted`, `observed`, `count`.
+    """
+    y, q = _check(y, prob)
+    order = np.argsort(q, kind="stable")
+    parts = np.array_split(order, min(buckets, y.size))
+    return {
+        "mean_predicted": [float(q[i].mean()) for i in parts if i.size],
+        "observed": [float(y[i].mean()) for i in parts if i.size],
+        "count": [int(i.size) for i in parts if i.size],
+    }
+
+
+def ctr_metrics(
+    y: Any,
+    prob: Any,
+    background_ctr: float,
+    groups: Any = None,
+    p_true: Any = None,
+) -> dict[str, Any]:
+    """The CTR report's `metrics.test`.
+
+    Args:
+        y: Clicks (0/1).
+        prob: Predicted click probabilities.
+        background_ctr: The training split's CTR, for normalized entropy.
+        groups: Optional group key per row (e.g. user) for `gauc`.
+        p_true: Optional true click probabilities (synthetic data).
+
+    Returns:
+        `auc`, `log_loss`, `normalized_entropy` (log loss / H(background CTR),
+        He et al. 2014), `calibration` (mean predicted / observed CTR),
+        `observed_ctr`, `mean_predicted_ctr`, `rows`, `calibration_buckets`,
+        `gauc` and `gauc_groups` when `groups` is given, and the
+        `truth_metrics` when `p_true` is given.
+    """
+    y, q = _check(y, prob)
+    if not 0 < background_ctr < 1:
+        raise ValueError(
+            f"Invalid background CTR {background_ctr!r}: the training split "
+            "needs both clicks and non-clicks"
+        )
+    both = 0 < y.sum() < y.size
+    log_loss = float(skm.log_loss(y, np.clip(q, _EPS, 1 - _EPS), labels=[0, 1]))
+    observed = float(y.mean())
+    out: dict[str, Any] = {
+        "rows": int(y.size),
+        "auc": float(skm.roc_auc_score(y, q)) if both else None,
+        "log_loss": log_loss,
+        "normalized_entropy": log_loss / float(binary_entropy(background_ctr)),
+        "observed_ctr": observed,
+        "mean_predicted_ctr": float(q.mean()),
+        "calibration": float(q.mean()) / observed if observed > 0 else None,
+        "calibration_buckets": calibration_buckets(y, q),
+    }
+    if groups is not None:
+        out["gauc"], out["gauc_groups"] = group_auc(y, q, groups)
+    if p_true is not None:
+        out.update(truth_metrics(y, q, p_true))
+    return out

@@ -1,0 +1,482 @@
+"""The models found under a base directory, loaded and kept up to date.
+
+Layout (TF Serving's): every folder under the base path is a model, named
+after the folder; every folder of it whose name is an integer is a version:
+
+    base/
+        ctr/1/saved_model.pb, variables/, assets.extra/...
+        ctr/2/...
+        binary/1/...
+
+Every version found is loaded; the largest loaded version answers when a
+request names none. `Registry.refresh` scans the base path again: new
+versions are loaded (the exporter writes a hidden temporary folder and
+renames it, so a version appears complete), versions whose folder is gone
+are unloaded. A version that fails to load is refused with one ERROR log line
+naming it and the reason, and the versions already loaded keep serving; it
+is tried again once its files change. Model names come only from the folders
+found, so a request can never name a path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from xent.serving.batching import Batcher
+from xent.serving.batching import BatchingOptions
+from xent.serving.errors import Code
+from xent.serving.errors import ServingError
+from xent.serving.signatures import DEFAULT_SIGNATURE
+from xent.serving.signatures import SignatureSpec
+from xent.serving.signatures import TensorSpec
+from xent.serving.signatures import decode_predict_request
+
+__all__ = [
+    "Registry",
+    "Servable",
+    "Signature",
+    "VersionStatus",
+    "load_servable",
+]
+
+logger = logging.getLogger("xent.serving")
+
+_MODEL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+_VERSION_RE = re.compile(r"[0-9]+")
+_WARMUP_FILE = Path("assets.extra") / "example_request.json"
+_MAX_REASON = 400
+
+Arrays = Mapping[str, np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """One callable signature of a loaded version.
+
+    Attributes:
+        spec: Its inputs and outputs.
+        run: Takes `{input: array}` (checked against `spec`) and returns
+            `{output: array}`; merges concurrent calls when batching is on.
+    """
+
+    spec: SignatureSpec
+    run: Callable[[Arrays], dict[str, np.ndarray]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Servable:
+    """A loaded model version.
+
+    Attributes:
+        name: The model name (its folder).
+        version: The version number (its folder).
+        path: The version folder.
+        signatures: The callable signatures by key.
+        signature_defs: The `SignatureDefMap` proto of the SavedModel (what
+            GetModelMetadata answers), the init op included as in TF Serving.
+        batchers: The batchers of `signatures` (closed on unload).
+    """
+
+    name: str
+    version: int
+    path: Path
+    signatures: Mapping[str, Signature]
+    signature_defs: object
+    batchers: tuple[Batcher, ...] = ()
+
+    def signature(self, key: str) -> Signature:
+        """The signature `key`.
+
+        Raises:
+            ServingError: FAILED_PRECONDITION when the version has no such
+                signature (TF Serving's code and message).
+        """
+        try:
+            return self.signatures[key]
+        except KeyError:
+            raise ServingError(
+                Code.FAILED_PRECONDITION,
+                f'Serving signature key "{key}" not found. Model {self.name!r} '
+                f"version {self.version} has {sorted(self.signatures)}",
+            ) from None
+
+    def close(self) -> None:
+        """Stops the batchers after they answered what is queued."""
+        for batcher in self.batchers:
+            batcher.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionStatus:
+    """The state of one version, as GetModelStatus reports it.
+
+    Attributes:
+        version: The version number.
+        available: True when loaded and serving (state `AVAILABLE`); False
+            for a refused version (state `END` with the error).
+        error: Why it was refused, or None.
+    """
+
+    version: int
+    available: bool
+    error: str | None = None
+
+
+def load_servable(
+    name: str,
+    version: int,
+    path: Path,
+    batching: BatchingOptions | None = None,
+) -> Servable:
+    """Loads one SavedModel version and checks that it answers.
+
+    Args:
+        name: The model name.
+        version: The version number.
+        path: The version folder.
+        batching: How to merge concurrent requests; None or a
+            `max_batch_size` of 1 calls the model once per request.
+
+    Returns:
+        The servable. When the version has an `assets.extra/
+        example_request.json` (written by `xent.export`), that request has
+        been run once (a warm-up that also proves the version works).
+
+    Raises:
+        Exception: Whatever loading or the warm-up raised.
+    """
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+    from tensorflow_serving.apis import get_model_metadata_pb2
+
+    saved_model = saved_model_pb2.SavedModel()
+    saved_model.ParseFromString((path / "saved_model.pb").read_bytes())
+    graphs = [g for g in saved_model.meta_graphs if "serve" in g.meta_info_def.tags]
+    if not graphs:
+        raise ValueError("no MetaGraph with the tag 'serve'")
+    signature_defs = get_model_metadata_pb2.SignatureDefMap()
+    for key, signature_def in graphs[0].signature_def.items():
+        signature_defs.signature_def[key].CopyFrom(signature_def)
+
+    loaded = tf.saved_model.load(str(path), tags=["serve"])
+    signatures = {
+        key: Signature(spec, _runner(function, spec))
+        for key, function in loaded.signatures.items()
+        for spec in [_signature_spec(key, function)]
+    }
+    if not signatures:
+        raise ValueError("the SavedModel has no signatures")
+    _warm_up(path, signatures)
+    batchers = []
+    if batching is not None and batching.enabled:
+        for key, signature in signatures.items():
+            if signature.spec.batchable:
+                batcher = Batcher(signature.run, batching, f"{name}-{version}-{key}")
+                batchers.append(batcher)
+                signatures[key] = Signature(signature.spec, batcher)
+    return Servable(name, version, path, signatures, signature_defs, tuple(batchers))
+
+
+def _signature_spec(key: str, function) -> SignatureSpec:
+    args, kwargs = function.structured_input_signature
+    if args:
+        raise ValueError(f"signature {key!r} takes positional inputs")
+
+    def spec(name, value) -> TensorSpec:
+        shape = value.shape
+        dims = None if shape.rank is None else tuple(shape.as_list())
+        return TensorSpec(name, value.dtype.name, dims)
+
+    outputs = function.structured_outputs
+    if not isinstance(outputs, Mapping):
+        raise ValueError(f"signature {key!r} does not return a dict of tensors")
+    return SignatureSpec(
+        key,
+        {n: spec(n, v) for n, v in sorted(kwargs.items())},
+        {n: spec(n, v) for n, v in sorted(outputs.items())},
+    )
+
+
+def _runner(function, spec: SignatureSpec) -> Callable[[Arrays], dict]:
+    import tensorflow as tf
+
+    dtypes = {name: tf.as_dtype(s.dtype) for name, s in spec.inputs.items()}
+
+    def run(inputs: Arrays) -> dict[str, np.ndarray]:
+        # tf.constant: half the cost of tf.convert_to_tensor for small inputs.
+        feed = {k: tf.constant(v, dtype=dtypes[k]) for k, v in inputs.items()}
+        try:
+            outputs = function(**feed)
+        except tf.errors.InvalidArgumentError as err:
+            raise ServingError.invalid(_one_line(err.message)) from None
+        return {name: value.numpy() for name, value in outputs.items()}
+
+    return run
+
+
+def _warm_up(path: Path, signatures: Mapping[str, Signature]) -> None:
+    example = path / _WARMUP_FILE
+    if not example.is_file():
+        return
+    body = json.loads(example.read_text(encoding="utf-8"))
+    key = body.get("signature_name", DEFAULT_SIGNATURE)
+    if key not in signatures:
+        raise ValueError(f"{_WARMUP_FILE} names an unknown signature {key!r}")
+    signature = signatures[key]
+    signature.run(decode_predict_request(body, signature.spec).inputs)
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= _MAX_REASON else line[: _MAX_REASON - 3] + "..."
+
+
+@dataclasses.dataclass
+class _Refused:
+    fingerprint: tuple
+    reason: str
+
+
+class Registry:
+    """The served models under `base_path` (see the module docstring).
+
+    Args:
+        base_path: The model base directory.
+        batching: Batching of every loaded signature (None: off).
+        loader: Loads one version, called as `loader(name, version, path,
+            batching)`; `load_servable` by default.
+    """
+
+    def __init__(
+        self,
+        base_path: str | Path,
+        batching: BatchingOptions | None = None,
+        loader: Callable[..., Servable] = load_servable,
+    ):
+        self._base = Path(base_path)
+        self._batching = batching
+        self._loader = loader
+        self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._models: dict[str, dict[int, Servable]] = {}
+        self._refused: dict[tuple[str, int], _Refused] = {}
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    @property
+    def base_path(self) -> Path:
+        """The model base directory."""
+        return self._base
+
+    # ----------------------------------------------------------------------
+    # Lookups (any thread).
+    # ----------------------------------------------------------------------
+    def servable(self, name: str, version: int | None = None) -> Servable:
+        """The loaded version `version` of `name`, or its latest one.
+
+        Raises:
+            ServingError: NOT_FOUND with TF Serving's message.
+        """
+        with self._lock:
+            versions = self._models.get(name, {})
+            if version is None:
+                if versions:
+                    return versions[max(versions)]
+                raise ServingError.not_found(
+                    f"Servable not found for request: Latest({name})"
+                )
+            if version in versions:
+                return versions[version]
+        raise ServingError.not_found(
+            f"Servable not found for request: Specific({name}, {version})"
+        )
+
+    def status(self, name: str, version: int | None = None) -> list[VersionStatus]:
+        """The loaded and refused versions of `name` (newest first).
+
+        Args:
+            name: The model name.
+            version: Only this version.
+
+        Raises:
+            ServingError: NOT_FOUND when the model or version is unknown.
+        """
+        with self._lock:
+            statuses = [VersionStatus(v, True) for v in self._models.get(name, {})]
+            statuses += [
+                VersionStatus(v, False, refused.reason)
+                for (n, v), refused in self._refused.items()
+                if n == name
+            ]
+        if not statuses:
+            raise ServingError.not_found(f"Could not find any versions of model {name}")
+        if version is not None:
+            statuses = [s for s in statuses if s.version == version]
+            if not statuses:
+                raise ServingError.not_found(
+                    f"Could not find version {version} of model {name}"
+                )
+        return sorted(statuses, key=lambda s: -s.version)
+
+    def models(self) -> dict[str, list[int]]:
+        """`{model name: loaded versions}`."""
+        with self._lock:
+            return {n: sorted(v) for n, v in sorted(self._models.items()) if v}
+
+    # ----------------------------------------------------------------------
+    # Loading (one thread at a time).
+    # ----------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Scans the base path once: loads new versions, unloads gone ones."""
+        with self._refresh_lock:
+            found = self._scan()
+            if found is None:
+                return
+            with self._lock:
+                loaded = {n: dict(v) for n, v in self._models.items()}
+            for name, versions in loaded.items():
+                for version in sorted(set(versions) - set(found.get(name, {}))):
+                    self._unload(name, version)
+            with self._lock:
+                self._refused = {
+                    k: r
+                    for k, r in self._refused.items()
+                    if k[1] in found.get(k[0], {})
+                }
+            for name, versions in sorted(found.items()):
+                for version, path in sorted(versions.items()):
+                    if version not in loaded.get(name, {}):
+                        self._load(name, version, path)
+
+    def start(self, poll_seconds: float) -> None:
+        """Loads what is there now, then polls every `poll_seconds`."""
+        self.refresh()
+        if poll_seconds <= 0 or self._poller is not None:
+            return
+        self._poller = threading.Thread(
+            target=self._poll,
+            args=(poll_seconds,),
+            name="xent-serving-poll",
+            daemon=True,
+        )
+        self._poller.start()
+
+    def close(self) -> None:
+        """Stops polling and unloads every version (queued requests answered)."""
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join()
+        with self._lock:
+            servables = [s for v in self._models.values() for s in v.values()]
+            self._models = {}
+        for servable in servables:
+            servable.close()
+
+    def _poll(self, poll_seconds: float) -> None:
+        while not self._stop.wait(poll_seconds):
+            try:
+                self.refresh()
+            except Exception:  # noqa: BLE001 - keep polling; say why
+                logger.exception("Scanning %s failed", self._base)
+
+    def _scan(self) -> dict[str, dict[int, Path]] | None:
+        try:
+            children = sorted(self._base.iterdir())
+        except OSError as err:
+            logger.warning("Cannot read the model base path %s: %s", self._base, err)
+            return None
+        found: dict[str, dict[int, Path]] = {}
+        for model_dir in children:
+            if not model_dir.is_dir() or not _MODEL_NAME_RE.fullmatch(model_dir.name):
+                continue
+            versions: dict[int, Path] = {}
+            try:
+                entries = sorted(model_dir.iterdir())
+            except OSError:
+                continue
+            for entry in entries:
+                if _VERSION_RE.fullmatch(entry.name) and entry.is_dir():
+                    versions.setdefault(int(entry.name), entry)
+            found[model_dir.name] = versions
+        return found
+
+    def _load(self, name: str, version: int, path: Path) -> None:
+        fingerprint = _fingerprint(path)
+        refused = self._refused.get((name, version))
+        if refused is not None and refused.fingerprint == fingerprint:
+            return
+        try:
+            servable = self._loader(name, version, path, self._batching)
+        except Exception as err:  # noqa: BLE001 - refuse this version only
+            reason = _one_line(f"{type(err).__name__}: {err}")
+            with self._lock:
+                self._refused[(name, version)] = _Refused(fingerprint, reason)
+            serving = self.models().get(name)
+            keeps = (
+                f"version {max(serving)} keeps serving"
+                if serving
+                else "no version of it is served"
+            )
+            logger.error(
+                "Refused model %r version %d (%s): %s; %s",
+                name,
+                version,
+                path,
+                reason,
+                keeps,
+            )
+            return
+        with self._lock:
+            self._refused.pop((name, version), None)
+            models = {n: dict(v) for n, v in self._models.items()}
+            models.setdefault(name, {})[version] = servable
+            self._models = models
+            versions = sorted(models[name])
+        logger.info(
+            "Loaded model %r version %d from %s (signatures %s); serving "
+            "versions %s, latest %d",
+            name,
+            version,
+            path,
+            sorted(servable.signatures),
+            versions,
+            versions[-1],
+        )
+
+    def _unload(self, name: str, version: int) -> None:
+        with self._lock:
+            models = {n: dict(v) for n, v in self._models.items()}
+            servable = models.get(name, {}).pop(version, None)
+            if name in models and not models[name]:
+                del models[name]
+            self._models = models
+        if servable is not None:
+            servable.close()
+            logger.info(
+                "Unloaded model %r version %d: its folder is gone", name, version
+            )
+
+
+def _fingerprint(path: Path) -> tuple:
+    """Names, sizes and modification times of the files under `path`."""
+    entries = []
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for file in sorted(files):
+            full = os.path.join(root, file)
+            try:
+                stat = os.stat(full)
+            except OSError:
+                continue
+            entries.append((full, stat.st_size, stat.st_mtime_ns))
+    return tuple(entries)

@@ -1,0 +1,274 @@
+"""The supervised stages of the runner, shared by the binary, multiclass and CTR tasks.
+
+A supervised task loads its data (`load_inputs`), builds a network that maps
+preprocessed features to logits (`build_model`), a loss (`build_losses`) and
+metrics, and scores probabilities (`evaluate`). `SupervisedTask` turns those
+into the stages `xent.runner.run` calls: features are computed once with the
+task's preprocessor (in memory, or mapped over a `tf.data` stream for data
+read from disk), the model is trained with `fit`, evaluated on the test split,
+and exported as preprocessor -> network -> `CrossEntropyEndpoint`, so the
+serving model takes raw inputs and returns probabilities.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from xent import export as export_lib
+from xent import report as report_lib
+from xent.runner import Evaluation
+from xent.runner import Prepared
+from xent.runner import hparams
+from xent.runner import scalars
+
+__all__ = ["SupervisedTask", "probabilities"]
+
+_FEATURES = "features"
+_VALIDATION_SAMPLE = 20_000  # Rows of a streamed validation split for PR curves.
+
+
+def probabilities(logits: np.ndarray, binary: bool) -> np.ndarray:
+    """Sigmoid (binary, returns `[n]`) or softmax (`[n, K]`) of logits, in float64."""
+    z = np.asarray(logits, dtype="float64")
+    if binary:
+        z = z.reshape(-1)
+        # exp of a non-positive number only: no overflow for large |z|.
+        e = np.exp(-np.abs(z))
+        return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class SupervisedTask:
+    """Runner stages for a task that trains a logits network on labelled data.
+
+    Subclasses implement `load_inputs`, `build_model`, `build_losses`,
+    `build_metrics`, `build_targets`, `evaluate`, `baselines`, and set `name`,
+    `kind` (`binary`, `multiclass` or `ctr`: the TensorBoard loggers and the
+    plots) and `binary` (one logit, or one per class).
+    """
+
+    name: str
+    config_class: type
+    defaults: Path
+    kind: str = "binary"
+    binary: bool = True
+    monitor = "val_loss"
+
+    # ---- hooks for subclasses -------------------------------------------
+    def load_inputs(self, config) -> Prepared:
+        raise NotImplementedError
+
+    def build_model(self, config, feature_shape, data: Prepared) -> keras.Model:
+        raise NotImplementedError
+
+    def build_losses(self, config, data: Prepared) -> keras.losses.Loss:
+        raise NotImplementedError
+
+    def build_metrics(self, config, data: Prepared) -> list:
+        return []
+
+    def build_targets(self, config, labels: np.ndarray, data: Prepared) -> np.ndarray:
+        return np.asarray(labels).astype("float32").reshape(-1, 1)
+
+    def evaluate(self, y_true: np.ndarray, prob: np.ndarray, data: Prepared) -> dict:
+        raise NotImplementedError
+
+    def baselines(self, config, data: Prepared) -> dict:
+        return {}
+
+    def render_plots(self, y_true, prob, history: dict, data: Prepared) -> dict:
+        """The report's PNG plots (see `xent.report.render_plots`)."""
+        return report_lib.render_plots(
+            "binary" if self.binary else "multiclass",
+            y_true,
+            prob,
+            history,
+            class_names=list(data.class_names),
+        )
+
+    def example_instances(self, data: Prepared) -> list | None:
+        """Rows for the export's `example_request.json`, or None."""
+        return None
+
+    # ---- runner stages ----------------------------------------------------
+    def build_inputs(self, config) -> Prepared:
+        data = self.load_inputs(config)
+        if data.streams:
+            features = {
+                split: _mapped(make, data.preprocessor)
+                for split, make in data.streams.items()
+            }
+        else:
+            features = {
+                split: (_predict(data.preprocessor, x), y)
+                for split, (x, y) in data.splits.items()
+            }
+        return dataclasses.replace(data, extra={**data.extra, _FEATURES: features})
+
+    def create_model(self, config, data: Prepared) -> keras.Model:
+        model = self.build_model(config, _feature_shape(data), data)
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.train.learning_rate),
+            loss=self.build_losses(config, data),
+            metrics=self.build_metrics(config, data),
+        )
+        return model
+
+    def monitor_callbacks(self, config, data: Prepared, log_dir: Path) -> list:
+        from xent import callbacks as callbacks_lib
+
+        val = data.extra[_FEATURES]["validation"]
+        if callable(val):
+            val = _materialize(val(), _VALIDATION_SAMPLE)
+        return callbacks_lib.build_tensorboard_callbacks(
+            log_dir,
+            task=self.kind,
+            validation_data=val,
+            class_names=data.class_names,
+            hparams=hparams(config),
+        )
+
+    def fit(self, model, config, data: Prepared, callbacks, verbose) -> dict:
+        features = data.extra[_FEATURES]
+        train, val = features["train"], features["validation"]
+        cfg = config.train
+        if callable(train):
+            history = model.fit(
+                train().map(self._stream_targets),
+                shuffle=False,  # The stream shuffles itself.
+                validation_data=val().map(self._stream_targets),
+                epochs=cfg.epochs,
+                callbacks=callbacks,
+                verbose=verbose,
+            )
+        else:
+            history = model.fit(
+                train[0],
+                self.build_targets(config, train[1], data),
+                validation_data=(val[0], self.build_targets(config, val[1], data)),
+                epochs=cfg.epochs,
+                batch_size=cfg.batch_size,
+                callbacks=callbacks,
+                verbose=verbose,
+            )
+        return history.history
+
+    def evaluate_model(self, model, config, data: Prepared, history) -> Evaluation:
+        y_test, prob = self.predict_test(model, data)
+        return Evaluation(
+            metrics=self.evaluate(y_test, prob, data),
+            plots=self.render_plots(y_test, prob, history, data),
+        )
+
+    def predict_test(self, model, data: Prepared) -> tuple[np.ndarray, np.ndarray]:
+        """Test labels and predicted probabilities (float64)."""
+        test = data.extra[_FEATURES]["test"]
+        if callable(test):
+            ys, logits = [], []
+            for x, y in test():
+                logits.append(np.asarray(model(x, training=False)))
+                ys.append(np.asarray(y))
+            y_test = np.concatenate(ys).reshape(-1)
+            z = np.concatenate(logits)
+        else:
+            y_test = np.asarray(test[1])
+            z = _predict(model, test[0])
+        return y_test, probabilities(z, self.binary)
+
+    def export_model(self, model, config, data: Prepared, base_dir, metrics) -> Path:
+        from xent.layers import CrossEntropyEndpoint
+
+        pre = data.preprocessor
+        raw = pre.input if isinstance(pre.input, dict) else pre.inputs
+        if isinstance(raw, list) and len(raw) == 1:
+            raw = raw[0]
+        head = CrossEntropyEndpoint(
+            self.build_losses(config, data), name="probabilities"
+        )
+        serving = keras.Model(raw, head(model(pre(raw))), name="serving")
+        metadata = {
+            "task": self.name,
+            "dataset": data.name,
+            "class_names": list(data.class_names),
+            "test_metrics": scalars(metrics),
+            **data.metadata,
+        }
+        return export_lib.export_classifier(
+            serving,
+            base_dir,
+            class_names=data.class_names,
+            metadata=report_lib.to_jsonable(metadata),
+            example_instances=self.example_instances(data),
+        )
+
+    def _stream_targets(self, x, y):
+        import tensorflow as tf
+
+        return x, tf.reshape(tf.cast(y, "float32"), (-1, 1))
+
+
+def _predict(model: keras.Model, x: Any, batch_size: int = 4096) -> np.ndarray:
+    if isinstance(x, dict) and any(
+        np.asarray(v).dtype.kind in "SUO" for v in x.values()
+    ):
+        # Keras' array adapter rejects bytes arrays; tf.data takes them.
+        import tensorflow as tf
+
+        x = tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
+        return _stack(model.predict(x, verbose=0))
+    return _stack(model.predict(x, batch_size=batch_size, verbose=0))
+
+
+def _stack(out):
+    if isinstance(out, dict):
+        return {k: np.asarray(v) for k, v in out.items()}
+    return np.asarray(out)
+
+
+def _mapped(make, preprocessor):
+    """A callable that streams `(preprocessor(raw_x), y)` batches."""
+
+    def stream():
+        import tensorflow as tf
+
+        return make().map(
+            lambda x, y: (preprocessor(x), y), num_parallel_calls=tf.data.AUTOTUNE
+        )
+
+    return stream
+
+
+def _materialize(dataset, max_rows: int) -> tuple[Any, np.ndarray]:
+    """The first `max_rows` rows of a batched `(x, y)` dataset, as arrays."""
+    xs, ys, n = [], [], 0
+    for x, y in dataset:
+        xs.append(x)
+        ys.append(np.asarray(y))
+        n += len(ys[-1])
+        if n >= max_rows:
+            break
+    if isinstance(xs[0], dict):
+        x = {k: np.concatenate([np.asarray(b[k]) for b in xs]) for k in xs[0]}
+    else:
+        x = np.concatenate([np.asarray(b) for b in xs])
+    return x, np.concatenate(ys).reshape(-1)
+
+
+def _feature_shape(data: Prepared):
+    train = data.extra[_FEATURES]["train"]
+    if callable(train):
+        spec = train().element_spec[0]
+        if isinstance(spec, dict):
+            return {k: tuple(v.shape[1:]) for k, v in spec.items()}
+        return tuple(spec.shape[1:])
+    x = train[0]
+    if isinstance(x, dict):
+        return {k: np.asarray(v).shape[1:] for k, v in x.items()}
+    return x.shape[1:]

@@ -1,0 +1,305 @@
+"""CTR pipeline smoke tests: synthetic log end to end, every model kind, export."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.pipelines.conftest import bare_tensorflow_predict
+from tests.pipelines.conftest import load_task
+from tests.pipelines.conftest import read_report
+from tests.pipelines.conftest import run_quietly
+from xent.callbacks import read_event_tags
+
+SMALL = [
+    "data.synthetic.rows=20000",
+    "data.synthetic.vocab_sizes=[10, 50, 500]",
+    "data.synthetic.numeric=2",
+    "data.synthetic.base_ctr=0.1",
+    "data.group_field=c1",
+    "model.embedding_dim=4",
+    "model.hidden=[16]",
+    "train.epochs=2",
+    "train.batch_size=512",
+    "train.learning_rate=0.01",
+]
+
+
+@pytest.fixture(scope="module")
+def ctr_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ctr")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XENT_CACHE", str(tmp / "cache"))
+    task, config = load_task("ctr", SMALL)
+    result = run_quietly(task, config, tmp)
+    yield task, config, result, tmp
+    mp.undo()
+
+
+def test_report_has_the_ctr_metrics_and_the_truth(ctr_run):
+    _, _, result, _ = ctr_run
+    report = read_report(result.run_dir)
+    test = report["metrics"]["test"]
+    for key in (
+        "auc",
+        "log_loss",
+        "normalized_entropy",
+        "calibration",
+        "gauc",
+        "bayes_log_loss",
+        "excess_log_loss",
+        "excess_log_loss_pct",
+        "oracle_auc",
+    ):
+        assert isinstance(test[key], float), key
+    assert test["rows"] == 2000
+    # H(p, q) = H(p) + KL(p || q), with the true p of every test row.
+    assert test["expected_log_loss"] == pytest.approx(
+        test["bayes_log_loss"] + test["excess_log_loss"], rel=1e-12
+    )
+    assert test["excess_log_loss"] > 0
+    assert test["auc"] > 0.6
+    assert test["oracle_auc"] >= test["auc"] - 0.01
+    assert report["dataset"]["rows"] == {
+        "train": 16000,
+        "validation": 2000,
+        "test": 2000,
+    }
+    lr = report["baseline"]["logistic_regression"]
+    assert {"auc", "log_loss", "excess_log_loss"} <= set(lr)
+    assert lr["rows"] == 2000
+
+
+def test_run_dir_has_plots_html_and_tensorboard(ctr_run):
+    _, _, result, _ = ctr_run
+    for name in ("report.html", "roc.png", "pr.png", "ctr_calibration.png"):
+        assert (result.run_dir / name).is_file(), name
+    html = (result.run_dir / "report.html").read_text()
+    assert "Bayes log loss" in html
+    assert "logistic_regression" in html
+    tags = read_event_tags(result.run_dir / "logs")
+    assert {"epoch_loss", "epoch_builtin_loss", "epoch_loss_gap", "epoch_auc"} <= tags[
+        "train"
+    ]
+    assert "pr_curve" in tags["validation"]
+
+
+def test_export_serves_raw_features_in_bare_tensorflow(ctr_run, tmp_path):
+    task, config, result, _ = ctr_run
+    version = result.export_path
+    meta = json.loads((version / "assets.extra" / "metadata.json").read_text())
+    assert meta["features"]["categorical"] == {"c0": "c0", "c1": "c1", "c2": "c2"}
+    example = json.loads(
+        (version / "assets.extra" / "example_request.json").read_text()
+    )
+    assert example["signature_name"] == "serving_default"
+    assert set(example["instances"][0]) == {"c0", "c1", "c2", "n0", "n1"}
+    feed = {
+        "c0": np.array(["00000000", "never-seen", ""], dtype=object),
+        "c1": np.array(["00000001", "", "x"], dtype=object),
+        "c2": np.array(["", "00000002", "y"], dtype=object),
+        "n0": np.array([1.5, np.nan, np.inf], dtype="float32"),
+        "n1": np.array([np.nan, 2.0, 1e9], dtype="float32"),
+    }
+    out = bare_tensorflow_predict(version, feed, tmp_path / "o.npz")
+    probs = out["probabilities"]
+    assert probs.shape[0] == 3
+    assert np.all(np.isfinite(probs)) and np.all((probs > 0) & (probs < 1))
+    # Same numbers as the training-side model on the same raw rows.
+    import keras
+    import tensorflow as tf
+
+    served = tf.saved_model.load(str(version)).signatures["serving_default"]
+    again = served(
+        **{
+            k: tf.constant(v.astype(str) if v.dtype == object else v)
+            for k, v in feed.items()
+        }
+    )
+    np.testing.assert_allclose(probs, again["probabilities"].numpy(), rtol=1e-6)
+    del keras
+
+
+@pytest.mark.parametrize("kind", ["lr", "fm", "dcnv2"])
+def test_every_model_kind_trains(kind, tmp_path, monkeypatch):
+    monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))
+    task, config = load_task(
+        "ctr",
+        [
+            *SMALL,
+            "data.synthetic.rows=6000",
+            "train.epochs=1",
+            f"model.kind={kind}",
+            "model.cross_layers=1",
+        ],
+    )
+    from xent import runner
+
+    result = runner.run(
+        task,
+        config,
+        run_dir=tmp_path / "run",
+        export=False,
+        verbose=0,
+        log=lambda _: None,
+    )
+    test = result.report["metrics"]["test"]
+    assert test["auc"] > 0.55
+    assert result.report["config"]["model"]["kind"] == kind
+
+
+def test_cli_reports_a_bad_model_kind_in_one_line(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "xent",
+            "train",
+            "ctr",
+            "--rows",
+            "2000",
+            "--set",
+            "model.kind=xgboost",
+            "--run-dir",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "XENT_CACHE": str(tmp_path / "c")},
+    )
+    assert proc.returncode == 2
+    assert "model.kind" in proc.stderr or "kind" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def _write_libfm(path, n, seed):
+    """A Frappe-like one-hot libFM file: 3 fields, click iff user and item agree."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(n):
+        user, item, hour = rng.integers(0, 20), rng.integers(0, 30), rng.integers(0, 4)
+        logit = 2.5 if (user % 3) == (item % 3) else -2.0
+        y = 1 if rng.random() < 1 / (1 + np.exp(-logit)) else -1
+        lines.append(f"{y} {user}:1 {100 + item}:1 {200 + hour}:1")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_libfm_files_stream_through_the_pipeline(tmp_path, monkeypatch):
+    monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))
+    _write_libfm(tmp_path / "train.libfm", 3000, 0)
+    _write_libfm(tmp_path / "test.libfm", 800, 1)
+    task, config = load_task(
+        "ctr",
+        [
+            f"data.source={tmp_path / 'train.libfm'}",
+            f"data.test_source={tmp_path / 'test.libfm'}",
+            "data.categorical=[user, item, hour]",
+            "data.group_field=user",
+            "features.min_count=1",
+            "model.kind=deepfm",
+            "model.embedding_dim=4",
+            "model.hidden=[16]",
+            "train.epochs=6",
+            "train.batch_size=128",
+            "train.learning_rate=0.02",
+        ],
+    )
+    result = run_quietly(task, config, tmp_path)
+    report = result.report
+    assert report["dataset"]["rows"]["test"] == 800
+    assert sum(report["dataset"]["rows"].values()) == 3800
+    assert report["dataset"]["format"] == "libsvm"
+    test = report["metrics"]["test"]
+    assert test["rows"] == 800
+    # The interaction is learnable: well above a first-order model's reach.
+    assert test["auc"] > 0.8
+    assert test["gauc_groups"] > 0
+    assert "bayes_log_loss" not in test  # no truth for real files
+    assert "logistic_regression" in report["baseline"]
+    example = json.loads(
+        (result.export_path / "assets.extra" / "example_request.json").read_text()
+    )
+    row = example["instances"][0]
+    assert set(row) == {"user", "item", "hour"}
+    out = bare_tensorflow_predict(
+        result.export_path,
+        {k: np.array([str(row[k]), "unseen"], dtype=object) for k in row},
+        tmp_path / "o.npz",
+    )
+    assert out["probabilities"].shape[0] == 2
+
+
+def test_csv_with_a_multi_value_field(tmp_path, monkeypatch):
+    monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    genres = ["Comedy", "Drama", "Horror", "Action"]
+    rows = ["user id,genres,price,clicked"]
+    for _ in range(1500):
+        g = "|".join(rng.choice(genres, size=rng.integers(1, 3), replace=False))
+        y = int(rng.random() < (0.6 if "Horror" in g else 0.1))
+        price = "" if rng.random() < 0.1 else f"{rng.lognormal(2, 1):.2f}"
+        rows.append(f"u{rng.integers(0, 40)},{g},{price},{y}")
+    (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
+    task, config = load_task(
+        "ctr",
+        [
+            f"data.source={tmp_path / 'log.csv'}",
+            "data.label=clicked",
+            "data.multi_value=[genres]",
+            "data.group_field=null",
+            "features.min_count=1",
+            "model.kind=fm",
+            "model.embedding_dim=4",
+            "train.epochs=5",
+            "train.batch_size=64",
+            "train.learning_rate=0.02",
+        ],
+    )
+    result = run_quietly(task, config, tmp_path)
+    test = result.report["metrics"]["test"]
+    assert test["auc"] > 0.7
+    meta = json.loads(
+        (result.export_path / "assets.extra" / "metadata.json").read_text()
+    )
+    assert meta["features"]["multi_value"] == {"genres": "genres"}
+    assert meta["features"]["categorical"] == {"user id": "user_id"}
+    out = bare_tensorflow_predict(
+        result.export_path,
+        {
+            "user_id": np.array(["u1", "u1"], dtype=object),
+            "genres": np.array(["Horror", "Comedy|Drama"], dtype=object),
+            "price": np.array([np.nan, 3.0], dtype="float32"),
+        },
+        tmp_path / "o.npz",
+    )
+    p = out["probabilities"].reshape(len(out["probabilities"]), -1)[:, -1]
+    assert p[0] > p[1]
+
+
+def test_a_bad_data_file_is_a_one_line_error(tmp_path):
+    bad = tmp_path / "bad.libfm"
+    bad.write_text("1 1:1 2:1\n-1 1:1 oops\n")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "xent",
+            "train",
+            "ctr",
+            "--data",
+            str(bad),
+            "--run-dir",
+            str(tmp_path / "r"),
+            "--no-export",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "XENT_CACHE": str(tmp_path / "c")},
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "bad.libfm" in proc.stderr
+    assert "Traceback" not in proc.stderr
