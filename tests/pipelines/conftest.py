@@ -9,13 +9,15 @@ from pathlib import Path
 import numpy as np
 
 
-def bare_tensorflow_predict(export_dir: Path, feed: dict, out: Path) -> dict:
-    """Calls `serving_default` in a fresh process that imports only TensorFlow."""
+def bare_tensorflow_predict(
+    export_dir: Path, feed: dict, out: Path, signature: str = "serving_default"
+) -> dict:
+    """Calls a signature in a fresh process that imports only TensorFlow."""
     np.savez(out.with_suffix(".in.npz"), **feed)
     script = textwrap.dedent(f"""
         import sys, numpy as np, tensorflow as tf
         feed = dict(np.load({str(out.with_suffix(".in.npz"))!r}, allow_pickle=True))
-        fn = tf.saved_model.load({str(export_dir)!r}).signatures["serving_default"]
+        fn = tf.saved_model.load({str(export_dir)!r}).signatures[{signature!r}]
         args = {{k: tf.constant(v.astype(str) if v.dtype == object else v)
                 for k, v in feed.items()}}
         result = {{k: v.numpy() for k, v in fn(**args).items()}}

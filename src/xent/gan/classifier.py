@@ -67,14 +67,16 @@ class EvaluationClassifier:
 
     @functools.cached_property
     def _both(self) -> keras.Model:
-        return keras.Model(self.model.inputs, [self.features.output, self.model.output])
+        return keras.Model(self.model.input, [self.features.output, self.model.output])
 
     def embed(self, images, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
         """Penultimate features `[n, d]` and class probabilities `[n, K]`."""
-        feats, logits = self._both.predict(
-            np.asarray(images, "float32"), batch_size=batch_size, verbose=0
-        )
+        from xent.gan.callbacks import predict_in_batches
         from xent.supervised import probabilities
+
+        feats, logits = predict_in_batches(
+            self._both, np.asarray(images, "float32"), batch_size
+        )
 
         return np.asarray(feats, "float64"), probabilities(logits, binary=False)
 
@@ -95,7 +97,7 @@ def _classifier_config(source: str, max_rows: int | None, overrides: Sequence[st
 def _from_folder(path: Path) -> EvaluationClassifier:
     model = keras.saving.load_model(path / _MODEL_FILE, compile=False)
     info = json.loads((path / _INFO_FILE).read_text(encoding="utf-8"))
-    features = keras.Model(model.inputs, model.layers[-1].input, name="features")
+    features = keras.Model(model.input, model.layers[-1].input, name="features")
     return EvaluationClassifier(
         model=model,
         features=features,

@@ -80,7 +80,7 @@ def test_train_step_losses_match_numpy_with_one_sided_label_smoothing(smoothing)
     expected_d = _bce(target, real_logits) + _bce(0.0, np.array([fake_logit]))
     assert float(logs["d_loss"]) == pytest.approx(expected_d, rel=1e-5)
     if smoothing:
-        two_sided = _bce(target, real_logits) + _bce(smoothing / 2, [fake_logit])
+        two_sided = _bce(target, real_logits) + _bce(smoothing / 2, np.array([fake_logit]))
         assert float(logs["d_loss"]) != pytest.approx(two_sided, rel=1e-3)
     # Non-saturating generator loss, -log D(G(z)), against the updated D.
     updated_logit = float(np.asarray(disc(fake[None]))[0, 0])
