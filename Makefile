@@ -46,6 +46,10 @@ train-binary: $(STAMP) ## Train the binary pipeline (breast cancer; DATA= LABEL=
 train-multiclass: $(STAMP) ## Train the multiclass pipeline (digits CNN; DATA= LABEL= EPOCHS= SEED=)
 	$(VENV)/bin/xent train multiclass $(TRAIN_ARGS)
 
+.PHONY: train-gan
+train-gan: $(STAMP) ## Train the GAN pipeline (DCGAN on digits; DATA=tfds:mnist EPOCHS= SEED=)
+	$(VENV)/bin/xent train gan $(TRAIN_ARGS)
+
 .PHONY: tensorboard
 tensorboard: $(STAMP) ## Serve TensorBoard for runs/ on 127.0.0.1 (TB_PORT=6006)
 	@mkdir -p runs
