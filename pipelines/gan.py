@@ -37,6 +37,23 @@ _INTERPOLATION_ROWS, _INTERPOLATION_STEPS = 8, 10
 _GRID, _FRECHET_CURVE, _EVAL, _INTERPOLATION, _BASELINE = range(5)
 
 
+_METRICS_NOTE = (
+    "Frechet distances are measured in the penultimate-layer features of the "
+    "evaluation classifier (the multiclass pipeline's model, test accuracy "
+    "in the last row), between the test images and equally many generated "
+    "images, averaged over random halvings of the test images; the floor is "
+    "the same distance between the two halves, i.e. what fresh real images "
+    "score (frechet_ratio = distance / floor; goal <= 2). class_coverage: "
+    "fraction of generated images the classifier assigns to each class (goal: "
+    "every class >= 5%); mean_confidence: its mean top-class probability. "
+    "nn_distance_ratio: median pixel distance from generated images to their "
+    "nearest training image over the same for test images (about 1: no "
+    "copying; 0: copies). Baselines are scored identically: gaussian_pixels "
+    "samples a Gaussian fitted to the training pixels, copy_training_images "
+    "returns random training images (which the classifier also trained on)."
+)
+
+
 class GANTask:
     """The GAN plug-in of `xent.runner.run`."""
 
@@ -196,14 +213,16 @@ class GANTask:
         x, y = data.splits["train"]
         real = x * 2.0 - 1.0  # The generator's tanh range.
         t = config.train
-        elements = real if config.model.conditional is False else (real, y)
+        elements = (real, y) if config.model.conditional else real
         ds = (
             tf.data.Dataset.from_tensor_slices(elements)
             .shuffle(len(real), seed=t.seed, reshuffle_each_iteration=True)
             .batch(t.batch_size, drop_remainder=len(real) >= t.batch_size)
             .prefetch(tf.data.AUTOTUNE)
         )
-        history = model.fit(ds, epochs=t.epochs, callbacks=callbacks, verbose=verbose)
+        history = model.fit(
+            ds, epochs=t.epochs, callbacks=callbacks, verbose=verbose, shuffle=False
+        )
         return history.history
 
     # ---- evaluation -------------------------------------------------------
@@ -262,9 +281,9 @@ class GANTask:
                 grid,
                 _GRID_ROWS,
                 "Generated images (fixed noise)",
-                row_labels=None if k is None else [
-                    data.class_names[i % k] for i in range(_GRID_ROWS)
-                ],
+                row_labels=None
+                if k is None
+                else [data.class_names[i % k] for i in range(_GRID_ROWS)],
             ),
             "real_images.png": plots.image_grid_png(
                 data.splits["test"][0][: _GRID_ROWS**2], _GRID_ROWS, "Real test images"
@@ -291,6 +310,11 @@ class GANTask:
                     "key": classifier.info["key"],
                     "source": classifier.info["source"],
                     "test_metrics": classifier.info["test_metrics"],
+                },
+                "html": {
+                    "title": f"Evaluation report — {data.name} — "
+                    f"{'class-conditional ' if k else ''}DCGAN",
+                    "metrics_note": _METRICS_NOTE,
                 },
                 "goal": {
                     "frechet_ratio_max": 2.0,

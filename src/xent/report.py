@@ -17,6 +17,7 @@ The `report` dict rendered by `render_html` (every key optional):
 * `baselines`: `{name: metrics}`, as returned by `xent.evaluation.baselines`.
 * `cross_entropy`: `xent.evaluation.cross_entropy_decomposition`'s dict.
 * `config`: the run's resolved config (any JSON-able value).
+* `metrics_note` (str): replaces the note under the metrics table.
 """
 
 from __future__ import annotations
@@ -598,15 +599,20 @@ def _metrics_section(report: Mapping[str, Any]) -> str:
             cells.append(f'<td class="{css}">{_fmt(v)}</td>')
         rows.append(cells)
     table = _table(["Metric", *(_e(name) for name in columns)], rows)
-    return (
-        "<section><h2>Metrics (test split)</h2>"
-        f"{table}"
-        '<p class="note">Bold: the best value in each row (higher is better, '
+    note = report.get("metrics_note")
+    note_html = (
+        _e(note)
+        if isinstance(note, str)
+        else "Bold: the best value in each row (higher is better, "
         "except log loss, Brier score and ECE). Thresholded metrics predict the "
         "positive class when the probability is at least the threshold. ECE: "
         "expected calibration error over 15 equal-width confidence bins. Log "
         "losses are in nats. Baselines are scikit-learn models with default "
-        "hyperparameters fitted on the training split.</p></section>"
+        "hyperparameters fitted on the training split."
+    )
+    return (
+        "<section><h2>Metrics (test split)</h2>"
+        f'{table}<p class="note">{note_html}</p></section>'
     )
 
 

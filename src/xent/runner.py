@@ -336,6 +336,12 @@ def _html_view(report: dict) -> dict:
         "baselines": report.get("baseline", {}),
         "cross_entropy": test.pop("cross_entropy", None),
         "config": report.get("config"),
+        # A task's own title and metrics note (`Evaluation.sections["html"]`).
+        **{
+            k: v
+            for k, v in (report.get("html") or {}).items()
+            if k in ("title", "metrics_note")
+        },
     }
 
 

@@ -53,7 +53,11 @@ def predict_in_batches(model: keras.Model, inputs, batch_size: int = 1024):
     outputs = []
     for start in range(0, n, batch_size):
         batch = [np.asarray(p[start : start + batch_size]) for p in parts]
-        out = model(batch if isinstance(inputs, (list, tuple)) else batch[0])
+        # training=False explicitly: Keras' random augmentation layers (in
+        # the multiclass classifier) default to training mode when called.
+        out = model(
+            batch if isinstance(inputs, (list, tuple)) else batch[0], training=False
+        )
         outputs.append(
             [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else out
         )

@@ -52,9 +52,9 @@ class ModelConfig:
 
     latent_dim: int = 32
     conditional: bool = False
-    generator_filters: tuple[int, ...] = (128, 64)
+    generator_filters: tuple[int, ...] = (64, 32)
     discriminator_filters: tuple[int, ...] = (64, 128)
-    discriminator_dropout: float = 0.3
+    discriminator_dropout: float = 0.0
     embedding_dim: int = 16
 
 
@@ -88,10 +88,10 @@ class TrainConfig:
         seed: The run's only seed (weights, noise, shuffling, splits).
     """
 
-    epochs: int = 100
-    batch_size: int = 64
-    d_learning_rate: float = 2e-4
-    g_learning_rate: float = 2e-4
+    epochs: int = 150
+    batch_size: int = 32
+    d_learning_rate: float = 3e-4
+    g_learning_rate: float = 3e-4
     beta_1: float = 0.5
     early_stopping_patience: int | None = None
     seed: int = 0

@@ -167,7 +167,7 @@ class GAN(keras.Model):
             d_loss = self.discriminator_loss(real_logits, fake_logits)
         d_weights = self.discriminator.trainable_weights
         self.d_optimizer.apply_gradients(
-            zip(tape.gradient(d_loss, d_weights), d_weights)
+            zip(tape.gradient(d_loss, d_weights), d_weights, strict=True)
         )
 
         # Generator step, on fresh noise, against the updated discriminator.
@@ -179,7 +179,7 @@ class GAN(keras.Model):
             g_loss = self.generator_loss(g_logits)
         g_weights = self.generator.trainable_weights
         self.g_optimizer.apply_gradients(
-            zip(tape.gradient(g_loss, g_weights), g_weights)
+            zip(tape.gradient(g_loss, g_weights), g_weights, strict=True)
         )
 
         self.d_loss_tracker.update_state(d_loss)
@@ -198,6 +198,22 @@ class GAN(keras.Model):
             "n_classes": self.n_classes,
             "seed": self.seed,
         }
+
+    def get_compile_config(self) -> dict | None:
+        if self.loss_fn is None:
+            return None
+        ser = keras.saving.serialize_keras_object
+        return {
+            "d_optimizer": ser(self.d_optimizer),
+            "g_optimizer": ser(self.g_optimizer),
+            "loss": ser(self.loss_fn),
+            "real_loss": ser(self.real_loss_fn),
+        }
+
+    def compile_from_config(self, config: dict) -> None:
+        self.compile(
+            **{k: keras.saving.deserialize_keras_object(v) for k, v in config.items()}
+        )
 
     @classmethod
     def from_config(cls, config: dict) -> GAN:

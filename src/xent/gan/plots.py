@@ -83,17 +83,20 @@ def image_grid_png(
     images, rows: int, title: str, row_labels: Sequence[str] | None = None
 ) -> bytes:
     """A grid of `[n, h, w, c]` images in [0, 1] as a PNG."""
+    images = np.asarray(images)
     grid = tile_images(images, rows, pad=1)
-    h, w = grid.shape[:2]
-    scale = max(1.0, 6.0 / max(h, w) * 40)
-    fig = Figure(figsize=(w * scale / _DPI + 1.0, h * scale / _DPI + 0.8))
-    ax = fig.add_axes((0.08 if row_labels else 0.02, 0.02, 0.9, 0.88))
+    cols = len(images) // rows
+    fig = Figure(
+        figsize=(max(4.0, 0.45 * cols + 0.8), 0.45 * rows + 0.8),
+        layout="constrained",
+    )
+    ax = fig.add_subplot()
     cmap = "gray" if grid.shape[-1] == 1 else None
     ax.imshow(grid.squeeze(-1) if cmap else grid, cmap=cmap, vmin=0, vmax=1)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     if row_labels:
-        side = np.asarray(images).shape[1] + 1
+        side = images.shape[1] + 1
         ax.set_yticks([i * side + side / 2 - 1 for i in range(rows)], list(row_labels))
     else:
         ax.set_yticks([])

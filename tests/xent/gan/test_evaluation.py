@@ -20,7 +20,9 @@ def _mp_frechet(mu1, c1, mu2, c2):
         a, b = mpmath.matrix(c1.tolist()), mpmath.matrix(c2.tolist())
         root = mpmath.sqrtm(a * b)
         tr = sum(root[i, i] for i in range(len(mu1)))
-        diff = sum((mpmath.mpf(x) - mpmath.mpf(y)) ** 2 for x, y in zip(mu1, mu2))
+        diff = sum(
+            (mpmath.mpf(x) - mpmath.mpf(y)) ** 2 for x, y in zip(mu1, mu2, strict=True)
+        )
         value = diff + sum(a[i, i] + b[i, i] for i in range(len(mu1))) - 2 * tr
         return float(mpmath.re(value))
 
