@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import Any
 from typing import Literal
 
 import keras
@@ -22,6 +21,8 @@ from xent import evaluation
 from xent import losses
 from xent import report as report_lib
 from xent.classification import TrainConfig
+from xent.classification import builtin_loss_metric
+from xent.classification import loss_options
 from xent.config import ConfigError
 from xent.ctr import features as features_lib
 from xent.ctr import metrics as ctr_metrics
@@ -33,6 +34,7 @@ from xent.models.ctr import CTRModelConfig
 from xent.runner import Evaluation
 from xent.runner import Prepared
 from xent.supervised import SupervisedTask
+from xent.supervised import materialize
 from xent.supervised import probabilities
 
 __all__ = ["CTRConfig", "CTRDataConfig", "CTRLossConfig", "CTRTask"]
@@ -317,31 +319,14 @@ class CTRTask(SupervisedTask):
             raise ConfigError(f"Invalid `model` config: {err}") from None
 
     def build_losses(self, config: CTRConfig, data: Prepared):
-        cfg = config.loss
-        options: dict[str, Any] = {"from_logits": True}
-        if cfg.label_smoothing:
-            options["label_smoothing"] = cfg.label_smoothing
-        for key in ("pos_weight", "gamma", "alpha", "apply_class_balancing"):
-            if getattr(cfg, key) is not None:
-                options[key] = getattr(cfg, key)
         try:
-            return losses.get(cfg.name, **options)
+            return losses.get(config.loss.name, **loss_options(config.loss))
         except (TypeError, ValueError) as err:
             raise ConfigError(f"Invalid `loss` config: {err}") from None
 
     def build_metrics(self, config: CTRConfig, data: Prepared) -> list:
-        cfg = config.loss
-        kwargs: dict[str, Any] = {"from_logits": True}
-        if cfg.label_smoothing:
-            kwargs["label_smoothing"] = cfg.label_smoothing
-        fn = keras.losses.binary_crossentropy
-        if cfg.name == "BinaryFocalCrossentropy":
-            fn = keras.losses.binary_focal_crossentropy
-            for key in ("gamma", "alpha", "apply_class_balancing"):
-                if getattr(cfg, key) is not None:
-                    kwargs[key] = getattr(cfg, key)
         return [
-            keras.metrics.MeanMetricWrapper(fn, name="builtin_loss", **kwargs),
+            builtin_loss_metric(config.loss),
             keras.metrics.AUC(from_logits=True, name="auc", num_thresholds=1000),
         ]
 
@@ -528,15 +513,7 @@ def _feature_rows(data: Prepared, split: str, max_rows: int | None):
     feats = data.extra["features"][split]
     if not callable(feats):
         return feats
-    xs, ys, n = [], [], 0
-    for x, y in feats():
-        xs.append({k: np.asarray(v) for k, v in x.items()})
-        ys.append(np.asarray(y).reshape(-1))
-        n += ys[-1].size
-        if max_rows is not None and n >= max_rows:
-            break
-    x = {k: np.concatenate([b[k] for b in xs]) for k in xs[0]}
-    return x, np.concatenate(ys)
+    return materialize(feats(), max_rows)
 
 
 def _one_hot(x: dict, specs):

@@ -28,6 +28,8 @@ __all__ = [
     "LossConfig",
     "ModelConfig",
     "TrainConfig",
+    "builtin_loss_metric",
+    "loss_options",
 ]
 
 BUILTIN_TABLES = ("breast_cancer", "digits_table")
@@ -194,6 +196,42 @@ def _balanced_weights(y: np.ndarray, k: int) -> list[float]:
     return [float(len(y) / (k * c)) if c else 0.0 for c in counts]
 
 
+def loss_options(cfg) -> dict:
+    """Options of `xent.losses.get` from a loss config: always from logits,
+    plus label smoothing and the set ones of `pos_weight`, `gamma`, `alpha`,
+    `apply_class_balancing` (class weights are the caller's)."""
+    options: dict = {"from_logits": True}
+    if cfg.label_smoothing:
+        options["label_smoothing"] = cfg.label_smoothing
+    for key in ("pos_weight", "gamma", "alpha", "apply_class_balancing"):
+        if getattr(cfg, key) is not None:
+            options[key] = getattr(cfg, key)
+    return options
+
+
+def builtin_loss_metric(cfg) -> keras.metrics.Metric:
+    """The Keras built-in version of the configured loss, as a metric.
+
+    Logged next to the loss every epoch (and their difference as `loss_gap`);
+    options Keras lacks (class weights, `pos_weight`, sparse label smoothing)
+    are left out of it, so the gap shows them.
+
+    Args:
+        cfg: A loss config (`name`, `label_smoothing`, `gamma`, `alpha`,
+            `apply_class_balancing`).
+    """
+    fn_name = _KERAS_FUNCTIONS[cfg.name]
+    kwargs = {"from_logits": True}
+    if cfg.label_smoothing and cfg.name != "SparseCategoricalCrossentropy":
+        kwargs["label_smoothing"] = cfg.label_smoothing
+    for key in ("gamma", "alpha", "apply_class_balancing"):
+        if getattr(cfg, key) is not None:
+            kwargs[key] = getattr(cfg, key)
+    return keras.metrics.MeanMetricWrapper(
+        getattr(keras.losses, fn_name), name="builtin_loss", **kwargs
+    )
+
+
 class ClassificationTask(SupervisedTask):
     """The classification plug-in; subclasses set `name`, `kind`, `binary`
     and the hooks `n_outputs` and `evaluate`."""
@@ -207,25 +245,6 @@ class ClassificationTask(SupervisedTask):
 
     def evaluate(self, y_true, prob, data: Prepared) -> dict:
         raise NotImplementedError
-
-    def builtin_loss_metric(self, config: ClassifierConfig) -> keras.metrics.Metric:
-        """The Keras built-in version of the configured loss, as a metric.
-
-        Logged next to the loss every epoch (and their difference as
-        `loss_gap`); options Keras lacks (class weights, `pos_weight`,
-        sparse label smoothing) are left out of it, so the gap shows them.
-        """
-        cfg = config.loss
-        fn_name = _KERAS_FUNCTIONS[cfg.name]
-        kwargs = {"from_logits": True}
-        if cfg.label_smoothing and cfg.name != "SparseCategoricalCrossentropy":
-            kwargs["label_smoothing"] = cfg.label_smoothing
-        for key in ("gamma", "alpha", "apply_class_balancing"):
-            if getattr(cfg, key) is not None:
-                kwargs[key] = getattr(cfg, key)
-        return keras.metrics.MeanMetricWrapper(
-            getattr(keras.losses, fn_name), name="builtin_loss", **kwargs
-        )
 
     # Hooks called by `SupervisedTask`.
     def load_inputs(self, config: ClassifierConfig) -> Prepared:
@@ -360,13 +379,7 @@ class ClassificationTask(SupervisedTask):
     def build_losses(self, config: ClassifierConfig, data: Prepared):
         cfg = config.loss
         k = len(data.class_names)
-        options: dict = {"from_logits": True}
-        if cfg.label_smoothing:
-            options["label_smoothing"] = cfg.label_smoothing
-        for key in ("pos_weight", "gamma", "alpha", "apply_class_balancing"):
-            value = getattr(cfg, key)
-            if value is not None:
-                options[key] = value
+        options = loss_options(cfg)
         if cfg.class_weight == "balanced":
             options["class_weight"] = _balanced_weights(data.splits["train"][1], k)
         elif isinstance(cfg.class_weight, str):
@@ -396,7 +409,7 @@ class ClassificationTask(SupervisedTask):
         return labels
 
     def build_metrics(self, config: ClassifierConfig, data: Prepared) -> list:
-        return [self.builtin_loss_metric(config)]
+        return [builtin_loss_metric(config.loss)]
 
     def baselines(self, config: ClassifierConfig, data: Prepared) -> dict:
         if data.baseline is None:

@@ -171,39 +171,10 @@ def export_classifier(
         ),
     }
 
-    base = Path(base_dir)
-    base.mkdir(parents=True, exist_ok=True)
-    version = next_version(base)
-    tmp = _make_temp_dir(base, version)
-    try:
-        archive.write_out(str(tmp), verbose=False)
-        if example is not None:
-            _write_json(tmp / EXTRA_DIR / _EXAMPLE_FILE, example)
-        while True:
-            _write_metadata(
-                tmp,
-                {
-                    **extra,
-                    "created": datetime.datetime.now(datetime.timezone.utc)
-                    .isoformat(timespec="seconds")
-                    .replace("+00:00", "Z"),
-                    "version": version,
-                    "signature": signature,
-                },
-            )
-            target = base / str(version)
-            try:
-                _rename_no_replace(tmp, target)
-            except OSError as e:
-                if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                    raise
-                # Another writer took this version meanwhile: take the next.
-                version = max(version + 1, next_version(base))
-                continue
-            return target
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    files = {} if example is None else {_EXAMPLE_FILE: example}
+    return _write_version(
+        archive, Path(base_dir), {**extra, "signature": signature}, files
+    )
 
 
 def load_metadata(version_dir: str | Path) -> dict:
@@ -254,12 +225,25 @@ def export_archive(
             f"['created', 'version'] itself. Received the keys {clash}."
         )
     extra = report.to_jsonable(dict(metadata))
-    base = Path(base_dir)
+    return _write_version(archive, Path(base_dir), extra, {})
+
+
+def _write_version(
+    archive: keras.export.ExportArchive,
+    base: Path,
+    metadata: Mapping[str, Any],
+    extra_files: Mapping[str, Any],
+) -> Path:
+    """Writes `archive` as the next version under `base`: into a temporary
+    folder, with `metadata` (+ `created`, `version`) and the JSON
+    `extra_files` in `assets.extra/`, then renamed into place."""
     base.mkdir(parents=True, exist_ok=True)
     version = next_version(base)
     tmp = _make_temp_dir(base, version)
     try:
         archive.write_out(str(tmp), verbose=False)
+        for name, value in extra_files.items():
+            _write_json(tmp / EXTRA_DIR / name, value)
         while True:
             created = datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"
@@ -267,7 +251,7 @@ def export_archive(
             _write_metadata(
                 tmp,
                 {
-                    **extra,
+                    **metadata,
                     "created": created.replace("+00:00", "Z"),
                     "version": version,
                 },
@@ -278,6 +262,7 @@ def export_archive(
             except OSError as e:
                 if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                     raise
+                # Another writer took this version meanwhile: take the next.
                 version = max(version + 1, next_version(base))
                 continue
             return target

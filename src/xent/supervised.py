@@ -26,7 +26,7 @@ from xent.runner import Prepared
 from xent.runner import hparams
 from xent.runner import scalars
 
-__all__ = ["SupervisedTask", "probabilities"]
+__all__ = ["SupervisedTask", "materialize", "probabilities"]
 
 _FEATURES = "features"
 _VALIDATION_SAMPLE = 20_000  # Rows of a streamed validation split for PR curves.
@@ -126,7 +126,7 @@ class SupervisedTask:
 
         val = data.extra[_FEATURES]["validation"]
         if callable(val):
-            val = _materialize(val(), _VALIDATION_SAMPLE)
+            val = materialize(val(), _VALIDATION_SAMPLE)
         return callbacks_lib.build_tensorboard_callbacks(
             log_dir,
             task=self.kind,
@@ -245,14 +245,15 @@ def _mapped(make, preprocessor):
     return stream
 
 
-def _materialize(dataset, max_rows: int) -> tuple[Any, np.ndarray]:
-    """The first `max_rows` rows of a batched `(x, y)` dataset, as arrays."""
+def materialize(dataset, max_rows: int | None = None) -> tuple[Any, np.ndarray]:
+    """The first `max_rows` rows (all with None; whole batches) of a batched
+    `(x, y)` dataset, as arrays: `x` a dict of arrays or one array, `y` 1-D."""
     xs, ys, n = [], [], 0
     for x, y in dataset:
         xs.append(x)
         ys.append(np.asarray(y))
         n += len(ys[-1])
-        if n >= max_rows:
+        if max_rows is not None and n >= max_rows:
             break
     if isinstance(xs[0], dict):
         x = {k: np.concatenate([np.asarray(b[k]) for b in xs]) for k in xs[0]}
