@@ -832,6 +832,42 @@ def _grpc_client(port: int, requests: list) -> Callable[[int], Any]:
     return call
 
 
+def _time_grpc_streams(
+    port: int, requests: list, clients: int, count: int, warmup: int
+) -> dict:
+    """Like `_time_clients` for gRPC, with `clients` concurrent request streams
+    on one `grpc.aio` channel in one thread (how a Python client keeps many
+    calls in flight: a thread per call costs more CPU than the server does)."""
+    import asyncio
+
+    import grpc
+    import numpy as np
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    async def main() -> dict:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            latencies: list[float] = []
+
+            async def stream(k: int, calls: int, timed: bool) -> None:
+                for i in range(calls):
+                    start = time.perf_counter()
+                    response = await stub.Predict(
+                        requests[(i * clients + k) % len(requests)], timeout=60
+                    )
+                    proto = response.outputs["probabilities"]
+                    np.frombuffer(proto.tensor_content, np.float32)
+                    if timed:
+                        latencies.append(time.perf_counter() - start)
+
+            await asyncio.gather(*(stream(k, warmup, False) for k in range(clients)))
+            start = time.perf_counter()
+            await asyncio.gather(*(stream(k, count, True) for k in range(clients)))
+            return latency_summary(latencies, time.perf_counter() - start)
+
+    return asyncio.run(main())
+
+
 def _time_clients(
     make_client: Callable[[], Callable[[int], Any]],
     clients: int,
@@ -992,9 +1028,18 @@ def run_serving(config: ServingConfig) -> dict:
                     (config.clients, config.requests_per_client),
                 ):
                     cpu_before = server.cpu_seconds() if server else None
-                    summary = _time_clients(
-                        make_client, clients, requests, config.warmup
-                    )
+                    if path == "gRPC" and clients > 1:
+                        summary = _time_grpc_streams(
+                            server.grpc_port,
+                            grpc_requests,
+                            clients,
+                            requests,
+                            config.warmup,
+                        )
+                    else:
+                        summary = _time_clients(
+                            make_client, clients, requests, config.warmup
+                        )
                     cpu_after = server.cpu_seconds() if server else None
                     # Warm-up requests are counted too: CPU per request.
                     served = clients * (requests + config.warmup)
@@ -1053,10 +1098,14 @@ def run_serving(config: ServingConfig) -> dict:
             f"{config.max_batch_size} --batch-timeout-ms "
             f"{config.batch_timeout_ms:g}` (merges the requests that queued "
             "while the model was busy).",
-            "Clients are Python threads of the benchmark process, on the same "
-            "cores as the server, so concurrent numbers include the clients' "
-            "own CPU time. `p50 overhead` = p50 of the path minus p50 of the "
-            "sequential direct call; rows/s = timed requests / wall time. "
+            "Clients run in the benchmark process, on the same cores as the "
+            "server, so concurrent numbers include the clients' own CPU time: "
+            "direct and REST clients are threads; the 16 concurrent gRPC "
+            "clients are request streams on one `grpc.aio` channel (a "
+            "thread per synchronous gRPC client costs about as much CPU as the "
+            "server's own work per call). `p50 overhead` = p50 of the path "
+            "minus p50 of the sequential direct call; rows/s = timed "
+            "requests / wall time. "
             "`server CPU ms/request`: user + system CPU time of the `xent "
             "serve` process (all its threads) per request, from /proc; less "
             "sensitive than wall times to other processes on the machine.",

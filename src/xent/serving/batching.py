@@ -135,10 +135,22 @@ def split_outputs(outputs: Arrays, sizes: Sequence[int]) -> list[dict[str, np.nd
     return [{name: parts[name][i] for name in outputs} for i in range(len(sizes))]
 
 
-class _Request:
-    __slots__ = ("done", "error", "inputs", "key", "result", "rows", "since")
+Callback = Callable[[dict[str, np.ndarray] | None, BaseException | None], None]
 
-    def __init__(self, inputs: Arrays, rows: int):
+
+class _Request:
+    __slots__ = (
+        "callback",
+        "done",
+        "error",
+        "inputs",
+        "key",
+        "result",
+        "rows",
+        "since",
+    )
+
+    def __init__(self, inputs: Arrays, rows: int, callback: Callback | None = None):
         self.inputs = inputs
         self.rows = rows
         # Requests merge only with requests of the same per-example shapes.
@@ -151,6 +163,13 @@ class _Request:
         self.done = threading.Event()
         self.result: dict[str, np.ndarray] | None = None
         self.error: BaseException | None = None
+        self.callback = callback
+
+    def finish(self) -> None:
+        """Wakes the waiting caller, or hands the answer to the callback."""
+        self.done.set()
+        if self.callback is not None:
+            self.callback(self.result, self.error)
 
 
 class Batcher:
@@ -187,8 +206,25 @@ class Batcher:
         Returns:
             The request's outputs.
         """
+        request = self._enqueue(inputs, None)
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def submit(self, inputs: Arrays, callback: Callback) -> None:
+        """Queues one request without blocking.
+
+        Args:
+            inputs: `{input: array}`, all with the same size of dimension 0.
+            callback: Called once, from the worker thread, with
+                `(outputs, None)` or `(None, error)`.
+        """
+        self._enqueue(inputs, callback)
+
+    def _enqueue(self, inputs: Arrays, callback: Callback | None) -> _Request:
         rows = len(next(iter(inputs.values())))
-        request = _Request(inputs, rows)
+        request = _Request(inputs, rows, callback)
         with self._cond:
             if self._closed:
                 closed = True
@@ -198,10 +234,7 @@ class Batcher:
                 self._cond.notify()
         if closed:  # Unloaded meanwhile: answer without the worker.
             self._run([request])
-        request.done.wait()
-        if request.error is not None:
-            raise request.error
-        return request.result
+        return request
 
     def stats(self) -> BatchStats:
         """Counts of calls, requests and rows so far."""
@@ -266,7 +299,7 @@ class Batcher:
                     request.result = part
                 self._record(batch)
                 for request in batch:
-                    request.done.set()
+                    request.finish()
                 return
         for request in batch:
             try:
@@ -274,7 +307,7 @@ class Batcher:
             except BaseException as err:  # noqa: BLE001 - raised in the caller
                 request.error = err
             self._record([request])
-            request.done.set()
+            request.finish()
 
     def _record(self, batch: list[_Request]) -> None:
         with self._cond:

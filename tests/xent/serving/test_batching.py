@@ -180,3 +180,37 @@ def test_server_merges_concurrent_rest_requests(ctr_base, ctr_reference):
     assert stats.requests == 16
     assert stats.calls < 16
     assert stats.largest_batch > 1
+
+
+def test_submit_answers_through_the_callback_and_merges():
+    model = _SlowDouble(0.05)
+    batcher = Batcher(model, BatchingOptions(max_batch_size=8))
+    answers = {}
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def callback_for(i):
+        def callback(result, error):
+            with lock:
+                answers[i] = (result, error)
+                if len(answers) == 5:
+                    done.set()
+
+        return callback
+
+    batcher.submit({"x": np.array([1.0])}, callback_for(0))  # Busy model.
+    time.sleep(0.01)
+    for i in range(1, 4):
+        batcher.submit({"x": np.array([float(i + 1)])}, callback_for(i))
+    batcher.submit({"x": np.array([-1.0])}, callback_for(4))
+    assert done.wait(10)
+    batcher.close()
+    for i in range(4):
+        result, error = answers[i]
+        assert error is None
+        np.testing.assert_array_equal(result["y"], [2.0 * (i + 1)])
+    result, error = answers[4]
+    assert result is None and isinstance(error, ValueError)
+    # Requests 1-4 queued while request 0 ran: one merged call (which failed
+    # because of request 4) retried one by one, so 1 + 1 + 4 calls.
+    assert model.calls[0] == 1 and model.calls[1] == 4

@@ -269,3 +269,72 @@ def test_array_to_tensor_round_trips_through_tensorflow(array):
     back = tf.make_ndarray(array_to_tensor(array))
     assert back.dtype == array.dtype
     np.testing.assert_array_equal(back, array)
+
+
+def _proto_with_values(dtype, field, values, shape):
+    proto = tf.make_tensor_proto(np.zeros(0), dtype=dtype)  # Right dtype enum.
+    proto.ClearField("tensor_content")
+    proto.tensor_shape.Clear()
+    for size in shape:
+        proto.tensor_shape.dim.add().size = size
+    getattr(proto, field).extend(values)
+    return proto
+
+
+@pytest.mark.parametrize(
+    "proto",
+    [
+        # tf.make_tensor_proto: numbers as tensor_content, strings as string_val.
+        tf.make_tensor_proto(np.array([[0.25], [np.nan], [-3e38]], np.float32)),
+        tf.make_tensor_proto(np.array([1.5, -2.0], np.float64)),
+        tf.make_tensor_proto(np.arange(6, dtype=np.int64).reshape(2, 3)),
+        tf.make_tensor_proto(np.array([7, -8], np.int32)),
+        tf.make_tensor_proto(np.array([True, False, True])),
+        tf.make_tensor_proto(np.array([b"a", b"", b"\xff\x00"], dtype=object)),
+        tf.make_tensor_proto(np.zeros((0, 4), np.float32)),
+        # Typed value lists, as other clients write them.
+        _proto_with_values(tf.float32, "float_val", [0.5, 1.5], (2,)),
+        _proto_with_values(tf.int64, "int64_val", [3, 4, 5, 6], (2, 2)),
+        _proto_with_values(tf.string, "string_val", [b"x", b"y"], (2, 1)),
+        # TF's shorthand: fewer values than elements repeat the last one
+        # (decoded by tf.make_ndarray, not by the fast path).
+        _proto_with_values(tf.float32, "float_val", [2.0], (3,)),
+        _proto_with_values(tf.string, "string_val", [b"z"], (2,)),
+        tf.make_tensor_proto(np.array([1.0, 2.0], np.float16)),
+    ],
+    ids=lambda p: f"{tf.as_dtype(p.dtype).name}-{len(p.tensor_shape.dim)}d",
+)
+def test_tensor_to_array_decodes_like_tensorflow(proto):
+    from xent.serving.grpc_server import tensor_to_array
+    from xent.serving.signatures import TensorSpec
+
+    dtype = tf.as_dtype(proto.dtype)
+    spec = TensorSpec("x", dtype.name, None)
+    expected = tf.make_ndarray(proto)
+    got = tensor_to_array(proto, spec)
+    assert got.dtype == expected.dtype
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_tensor_to_array_refuses_a_wrong_dtype_naming_the_input():
+    from xent.serving.errors import ServingError
+    from xent.serving.grpc_server import tensor_to_array
+    from xent.serving.signatures import TensorSpec
+
+    proto = tf.make_tensor_proto(np.array([1.0], np.float64))
+    with pytest.raises(
+        ServingError, match="'price' has dtype DT_DOUBLE, expected DT_FLOAT"
+    ):
+        tensor_to_array(proto, TensorSpec("price", "float32", (None,)))
+
+
+def test_tensor_to_array_refuses_content_of_the_wrong_size():
+    from xent.serving.errors import ServingError
+    from xent.serving.grpc_server import tensor_to_array
+    from xent.serving.signatures import TensorSpec
+
+    proto = tf.make_tensor_proto(np.array([1.0, 2.0], np.float32))
+    proto.tensor_shape.dim[0].size = 3  # 8 bytes for 3 floats.
+    with pytest.raises(ServingError, match="'x' is not a valid TensorProto"):
+        tensor_to_array(proto, TensorSpec("x", "float32", (None,)))

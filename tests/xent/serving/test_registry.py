@@ -156,3 +156,52 @@ def test_registry_ignores_files_hidden_and_odd_names(ctr_base, tmp_path):
         assert registry.models() == {"ctr": [1]}
     finally:
         registry.close()
+
+
+def test_signature_runner_matches_the_public_call(ctr_base, ctr_reference):
+    from tests.xent.serving.conftest import columns_of
+    from xent.serving.registry import load_servable
+    from xent.serving.signatures import decode_predict_request
+
+    servable = load_servable("ctr", 1, ctr_base / "ctr" / "1")
+    signature = servable.signature("serving_default")
+    inputs = decode_predict_request({"inputs": columns_of(ROWS)}, signature.spec).inputs
+    for _ in range(2):  # The first call checks the flat call; the second uses it.
+        outputs = signature.run(inputs)
+        assert set(outputs) == set(ctr_reference[1])
+        for key, expected in ctr_reference[1].items():
+            np.testing.assert_array_equal(outputs[key], expected)
+
+
+def test_flat_caller_falls_back_to_the_public_call_when_they_disagree(caplog):
+    import tensorflow as tf
+
+    from xent.serving.registry import _flat_caller
+    from xent.serving.signatures import SignatureSpec
+    from xent.serving.signatures import TensorSpec
+
+    class Function:
+        """A signature whose flat call gives a wrong answer."""
+
+        captured_inputs = ()
+        structured_outputs = {"y": None}
+
+        def __call__(self, **feed):
+            return {"y": feed["x"] * 2}
+
+        def _call_flat(self, flat, captured):
+            return {"y": flat[0] * 3}
+
+    spec = SignatureSpec(
+        "serving_default",
+        {"x": TensorSpec("x", "float32", (None,))},
+        {"y": TensorSpec("y", "float32", (None,))},
+    )
+    call = _flat_caller(Function(), spec)
+    feed = {"x": tf.constant([1.0, 2.0])}
+    with caplog.at_level(logging.WARNING, logger="xent.serving"):
+        first = call(feed)
+        second = call(feed)
+    np.testing.assert_array_equal(first["y"].numpy(), [2.0, 4.0])
+    np.testing.assert_array_equal(second["y"].numpy(), [2.0, 4.0])
+    assert any("disagrees" in r.getMessage() for r in caplog.records)
