@@ -65,8 +65,12 @@ serve: $(STAMP) ## Serve exported models over REST and gRPC (MODEL_BASE=saved_mo
 	$(VENV)/bin/xent serve --model-base '$(MODEL_BASE)' --port $(PORT) --grpc-port $(GRPC_PORT) $(ARGS)
 
 .PHONY: test
-test: $(STAMP) ## Run the test suite (fast tests; what CI runs)
+test: $(STAMP) ## Run the fast tests (CI runs these, then test-slow)
 	$(PY) -m pytest -m "not slow" -q
+
+.PHONY: test-slow
+test-slow: $(STAMP) ## Run the slow tests (two-worker training on 127.0.0.1, benchmarks; CI too)
+	$(PY) -m pytest -m slow -q
 
 .PHONY: lint
 lint: $(STAMP) ## Lint and check import order with ruff

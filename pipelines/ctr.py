@@ -60,8 +60,12 @@ class CTRDataConfig:
             null skips GAUC.
         validation_fraction: Rows held out for validation.
         test_fraction: Rows held out for test (without `test_source`).
-        on_bad_rows: `fail` at the first malformed row, or `skip` it.
-        max_bad_rows: With `skip`, fail after this many malformed rows.
+        on_bad_rows: `fail` at the first malformed row of a file, or `skip`
+            it (wrong number of fields, unparsable number, bad libSVM token,
+            invalid label, a line that is not UTF-8); the skipped rows are
+            counted in the report (`dataset.bad_rows`).
+        max_bad_rows: With `skip`, fail when more than this many malformed
+            rows were skipped (all files together).
         baseline_max_rows: Training rows given to the scikit-learn logistic
             regression baseline (a random subset beyond that).
         synthetic: The generator's settings (`source: synthetic`).
@@ -82,6 +86,13 @@ class CTRDataConfig:
     max_bad_rows: int = 100
     baseline_max_rows: int = 200_000
     synthetic: SyntheticConfig = SyntheticConfig()
+
+    def __post_init__(self):
+        if self.max_bad_rows < 0:
+            raise ValueError(
+                "Invalid value for data.max_bad_rows: expected an integer >= 0, "
+                f"received {self.max_bad_rows!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,6 +240,7 @@ class CTRTask(SupervisedTask):
                     numeric=cfg.numeric,
                     multi_value=cfg.multi_value,
                     separator=cfg.separator,
+                    on_bad_rows=cfg.on_bad_rows,
                 )
                 data = readers.load_click_data(
                     cfg.source,
@@ -243,6 +255,12 @@ class CTRTask(SupervisedTask):
                 )
             except readers.ReadError as err:
                 raise ConfigError(str(err)) from None
+            if data.rows["train"] == 0:
+                skipped = data.bad_rows["count"]
+                raise ConfigError(
+                    f"{cfg.source}: no training rows could be read ({skipped} "
+                    f"malformed rows skipped; the first: {data.bad_rows['examples']})"
+                )
         schema = data.schema
         pre, specs, feature_summary = features_lib.build_ctr_preprocessor(
             schema.categorical,

@@ -207,8 +207,18 @@ class GANTask:
         )
         return cbs
 
-    def fit(self, model, config: GANConfig, data: Prepared, callbacks, verbose):
+    def fit(
+        self,
+        model,
+        config: GANConfig,
+        data: Prepared,
+        callbacks,
+        verbose,
+        initial_epoch: int = 0,
+    ):
         import tensorflow as tf
+
+        from xent.backup import resumable_epochs
 
         x, y = data.splits["train"]
         real = x * 2.0 - 1.0  # The generator's tanh range.
@@ -220,8 +230,16 @@ class GANTask:
             .batch(t.batch_size, drop_remainder=len(real) >= t.batch_size)
             .prefetch(tf.data.AUTOTUNE)
         )
+        # Epoch k sees iteration k of the pipeline, from any initial epoch.
+        ds, steps = resumable_epochs(ds, initial_epoch)
         history = model.fit(
-            ds, epochs=t.epochs, callbacks=callbacks, verbose=verbose, shuffle=False
+            ds,
+            steps_per_epoch=steps,
+            epochs=t.epochs,
+            initial_epoch=initial_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,
         )
         return history.history
 

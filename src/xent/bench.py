@@ -1390,8 +1390,10 @@ def write_report(out_dir: Path | str, report: Mapping[str, Any]) -> Path:
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    from xent.runner import write_atomic
+
     path = out_dir / f"{report['benchmark']}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    write_atomic(path, json.dumps(report, indent=2) + "\n")
     reports = {}
     for json_path in sorted(out_dir.glob("*.json")):
         try:
@@ -1407,7 +1409,7 @@ def write_report(out_dir: Path | str, report: Mapping[str, Any]) -> Path:
             )
             continue
         reports[json_path.name] = loaded
-    (out_dir / "README.md").write_text(render_readme(reports))
+    write_atomic(out_dir / "README.md", render_readme(reports))
     return path
 
 

@@ -59,6 +59,13 @@ class DataConfig:
         test_fraction: Fraction of rows held out for test (without
             `test_source`).
         max_rows: Optional cap on the rows read per split (tfds).
+        on_bad_rows: CSV files: `fail` at the first malformed row, or `skip`
+            it (wrong number of fields, a line that is not UTF-8, a missing
+            label, a non-number in a `numeric` column, a test label that is
+            not a training class); the skipped rows are counted in the
+            report (`dataset.bad_rows`).
+        max_bad_rows: With `skip`, fail when more than this many malformed
+            rows were skipped (both files together).
     """
 
     source: str = "breast_cancer"
@@ -69,6 +76,15 @@ class DataConfig:
     validation_fraction: float = 0.15
     test_fraction: float = 0.2
     max_rows: int | None = None
+    on_bad_rows: Literal["fail", "skip"] = "fail"
+    max_bad_rows: int = 100
+
+    def __post_init__(self):
+        if self.max_bad_rows < 0:
+            raise ValueError(
+                "Invalid value for data.max_bad_rows: expected an integer >= 0, "
+                f"received {self.max_bad_rows!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,6 +178,20 @@ class TrainConfig:
         seed: The run's only seed (weights, shuffling, splits).
         monitor: Validation metric for checkpoints and early stopping (e.g.
             `val_auc`); null uses the task's (`val_loss`).
+        strategy: `default`, `mirrored` or `multi_worker` (a
+            `tf.distribute` strategy; see `xent.distribute`). With more
+            than one replica, `batch_size` is the global batch.
+        ema_momentum: When set (e.g. 0.999), the weights used for
+            validation, checkpoints, the test report and the export are an
+            exponential moving average of the training weights (Polyak
+            averaging; Keras' `use_ema`), which removes most of the
+            step-to-step noise of the last iterate; null uses the last
+            iterate.
+        deterministic: Turn on TensorFlow's op determinism
+            (`tf.config.experimental.enable_op_determinism`, for the whole
+            process): deterministic kernels or an error for ops that have
+            none. Needed for repeatable runs on a GPU; on a CPU the same seed
+            already gives the same metrics bit for bit.
     """
 
     epochs: int = 30
@@ -170,6 +200,16 @@ class TrainConfig:
     early_stopping_patience: int | None = 10
     seed: int = 0
     monitor: str | None = None
+    strategy: Literal["default", "mirrored", "multi_worker"] = "default"
+    ema_momentum: float | None = None
+    deterministic: bool = False
+
+    def __post_init__(self):
+        if self.ema_momentum is not None and not 0.0 < self.ema_momentum < 1.0:
+            raise ValueError(
+                "Invalid value for train.ema_momentum. Expected a number in "
+                f"(0, 1) or null. Received: {self.ema_momentum!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -320,6 +360,8 @@ class ClassificationTask(SupervisedTask):
                 test_fraction=cfg.test_fraction,
                 seed=seed,
                 expected_classes=expected,
+                on_bad_rows=cfg.on_bad_rows,
+                max_bad_rows=cfg.max_bad_rows,
             )
         pre = preprocessing.build_preprocessor(data.schema, data.train)
         splits = {

@@ -23,6 +23,7 @@ EPILOG = """examples:
   xent train ctr                                      # synthetic click log
   xent train ctr --data frappe.validation.libfm --test-data frappe.test.libfm
   xent train ctr --data train.txt --format criteo --set model.kind=dcnv2
+  xent train ctr --strategy multi_worker            # on each worker, with TF_CONFIG
   xent evaluate --model saved_models/binary/1 --data test.csv --label churned
   xent predict --model saved_models/binary/1 --data new.csv --out scores.csv
   xent serve --model-base saved_models                # REST :8501, gRPC :8500
@@ -45,7 +46,9 @@ def _parser() -> argparse.ArgumentParser:
         "train",
         help="train a task end to end (data, model, report, export)",
         description="Train TASK: data -> model -> train -> evaluate -> report -> "
-        "export. Writes runs/<task>/<run-id>/ and saved_models/<task>/<version>/.",
+        "export. Writes runs/<task>/<run-key>/ and saved_models/<task>/<version>/. "
+        "The same command again resumes an interrupted run from its last "
+        "completed epoch, and returns a complete one without training.",
     )
     train.add_argument("task", choices=sorted(TASKS), help="the pipeline to run")
     train.add_argument(
@@ -72,11 +75,33 @@ def _parser() -> argparse.ArgumentParser:
         ("--multi-value", "ctr: multi-valued categorical columns (e.g. genres)"),
     ):
         train.add_argument(flag, metavar="A,B,...", help=f"{what}, comma-separated")
+    train.add_argument(
+        "--on-bad-rows",
+        choices=("fail", "skip"),
+        help="data files: fail at the first malformed row (default) or skip "
+        "malformed rows, counted in the report (data.on_bad_rows)",
+    )
+    train.add_argument(
+        "--max-bad-rows",
+        type=_non_negative_int,
+        metavar="N",
+        help="with --on-bad-rows skip: fail when more than N rows were skipped "
+        "(default 100; data.max_bad_rows)",
+    )
     train.add_argument("--rows", type=int, help="ctr: rows of the synthetic log")
     train.add_argument("--epochs", type=int, help="maximum number of epochs")
     train.add_argument("--seed", type=int, help="the run's seed")
     train.add_argument(
-        "--run-dir", type=Path, help="run directory (default runs/<task>/<time>)"
+        "--strategy",
+        metavar="NAME",
+        help="tf.distribute strategy: default, mirrored (local replicas) or "
+        "multi_worker (the cluster in TF_CONFIG; run on every worker)",
+    )
+    train.add_argument(
+        "--run-dir",
+        type=Path,
+        help="run directory (default runs/<task>/<hash of config, seed and data "
+        "files>); one holding an interrupted run of the same config resumes it",
     )
     train.add_argument(
         "--saved-models",
@@ -181,12 +206,38 @@ def _train(args) -> int:
         if value is not None:
             columns = [c.strip() for c in value.split(",") if c.strip()]
             overrides.append(f"data.{key}={json.dumps(columns)}")
+    for flag, key in (
+        ("--on-bad-rows", "on_bad_rows"),
+        ("--max-bad-rows", "max_bad_rows"),
+    ):
+        value = getattr(args, key)
+        if value is None:
+            continue
+        if not _reads_files(task):
+            readers = sorted(name for name, t in TASKS.items() if _reads_files(t))
+            raise config_lib.ConfigError(
+                f"{flag} applies to the tasks that read data files "
+                f"({', '.join(readers)}); {args.task} does not"
+            )
+        overrides.append(f"data.{key}={json.dumps(value)}")
     if args.rows is not None:
         overrides.append(f"data.synthetic.rows={args.rows}")
     if args.epochs is not None:
         overrides.append(f"train.epochs={args.epochs}")
     if args.seed is not None:
         overrides.append(f"train.seed={args.seed}")
+    if args.strategy is not None:
+        if not hasattr(task.config_class().train, "strategy"):
+            supported = sorted(
+                name
+                for name, t in TASKS.items()
+                if hasattr(t.config_class().train, "strategy")
+            )
+            raise config_lib.ConfigError(
+                f"--strategy applies to the tasks {', '.join(supported)}; "
+                f"{args.task} trains in one process"
+            )
+        overrides.append(f"train.strategy={json.dumps(args.strategy)}")
     config = config_lib.load_config(
         task.config_class, task.defaults, args.config, overrides
     )
@@ -199,6 +250,23 @@ def _train(args) -> int:
         verbose=0 if args.quiet else 1,
     )
     return 0
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}: expected an integer >= 0"
+        )
+    return value
+
+
+def _reads_files(task) -> bool:
+    """Whether a task's data config has the bad-row policy (file inputs)."""
+    return hasattr(task.config_class().data, "on_bad_rows")
 
 
 def _is_image_source(source: str) -> bool:
@@ -448,6 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _parser().parse_args(argv)
     from xent.config import ConfigError
+    from xent.runner import TrainingDivergedError
 
     handlers = {
         "train": _train,
@@ -461,6 +530,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"xent {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except TrainingDivergedError as err:
+        print(f"xent {args.command}: error: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"xent {args.command}: interrupted", file=sys.stderr)
         return 130

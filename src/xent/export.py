@@ -9,10 +9,13 @@ Layout (TF Serving's model base path, one integer folder per version):
             assets.extra/example_request.json   only with `example_instances`
         2/ ...
 
-A version is written into a hidden sibling `base_dir/.tmp-<version>-<pid>-<hex>`
-(TF Serving ignores non-integer names) and renamed into place as the very last
-step, so a reader never sees a half-written version and an existing version is
-never overwritten.
+A version is written into a hidden sibling
+`base_dir/.tmp-<version>-<pid>-<hex>-<host>` (TF Serving and `xent serve`
+ignore non-integer names) and renamed into place as the very last step, so a
+reader never sees a half-written version (not even of a process killed while
+exporting) and an existing version is never overwritten. The next export
+removes the temporary folders that processes of the same host left when they
+died.
 
 The `serving_default` signature takes the raw inputs by name and returns:
 
@@ -28,11 +31,13 @@ from __future__ import annotations
 
 import datetime
 import errno
+import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
+import socket
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -64,6 +69,10 @@ BINARY_THRESHOLD = 0.5
 _METADATA_FILE = "metadata.json"
 _EXAMPLE_FILE = "example_request.json"
 _TMP_PREFIX = ".tmp-"
+# This host's tag in temporary folder names: only its own dead exports are
+# cleaned up (a base directory may be shared between machines).
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_TMP_RE = re.compile(r"\.tmp-[0-9]+-([0-9]+)-[0-9a-f]+-([0-9a-f]{8})")
 _RESERVED_KEYS = ("created", "version", "signature")
 _VERSION_RE = re.compile(r"[0-9]+")
 # Signature input names become graph op names, which are restricted.
@@ -238,6 +247,7 @@ def _write_version(
     folder, with `metadata` (+ `created`, `version`) and the JSON
     `extra_files` in `assets.extra/`, then renamed into place."""
     base.mkdir(parents=True, exist_ok=True)
+    _remove_dead_exports(base)
     version = next_version(base)
     tmp = _make_temp_dir(base, version)
     try:
@@ -453,12 +463,33 @@ def _make_temp_dir(base: Path, version: int) -> Path:
     # Not tempfile.mkdtemp: its 0o700 mode would keep a TF Serving process
     # running as another user out; os.mkdir honours the umask.
     while True:
-        path = base / f"{_TMP_PREFIX}{version}-{os.getpid()}-{secrets.token_hex(4)}"
+        path = base / (
+            f"{_TMP_PREFIX}{version}-{os.getpid()}-{secrets.token_hex(4)}-{_HOST}"
+        )
         try:
             path.mkdir()
         except FileExistsError:
             continue
         return path
+
+
+def _remove_dead_exports(base: Path) -> None:
+    """Removes the temporary folders of exports by processes of this host
+    that no longer run (killed while exporting); never a version."""
+    for entry in base.iterdir():
+        match = _TMP_RE.fullmatch(entry.name)
+        if match and match[2] == _HOST and not _running(int(match[1])):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # Another user's process.
+        return True
+    return True
 
 
 def _write_json(path: Path, value: Any) -> None:

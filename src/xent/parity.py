@@ -535,11 +535,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     report = build_report(args.losses, args.dtypes, args.batch, args.seed)
+    from xent.runner import write_atomic
+
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "parity.md").write_text(render_markdown(report))
-    with open(args.out / "parity.json", "w") as f:
-        json.dump(_jsonable(report), f, indent=1, allow_nan=False)
-        f.write("\n")
+    write_atomic(args.out / "parity.md", render_markdown(report))
+    write_atomic(
+        args.out / "parity.json",
+        json.dumps(_jsonable(report), indent=1, allow_nan=False) + "\n",
+    )
     elapsed = time.perf_counter() - start
     print(f"Wrote {args.out / 'parity.md'} and parity.json in {elapsed:.1f} s")
     return 0

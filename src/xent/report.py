@@ -10,8 +10,10 @@ The `report` dict rendered by `render_html` (every key optional):
 * `title` (str), `task` (`"binary"` or `"multiclass"`), `dataset` (str),
   `model_name` (str, default `"model"`), `created_at` (str).
 * `data`: `{"splits": {split: {"n": int, "class_counts": {class: int}}},
-  "n_features": int, "feature_names": [str], "class_names": [str]}`; a split
-  may also be given as a bare row count.
+  "n_features": int, "feature_names": [str], "class_names": [str],
+  "bad_rows": {"count": int, "examples": ["file:line: reason"]}}`; a split
+  may also be given as a bare row count; `bad_rows` (malformed rows skipped
+  while reading files) is shown when present.
 * `metrics`: the model's `xent.evaluation.binary_metrics` or
   `multiclass_metrics` dict on the test split.
 * `baselines`: `{name: metrics}`, as returned by `xent.evaluation.baselines`.
@@ -661,9 +663,27 @@ def _data_section(report: Mapping[str, Any]) -> str:
             parts.append(
                 f"<details><summary>Feature names</summary><p>{listed}</p></details>"
             )
-    if not parts:
+    parts.append(_bad_rows_html(_dict(data.get("bad_rows"))))
+    if not any(parts):
         return ""
     return "<section><h2>Data</h2>" + "".join(parts) + "</section>"
+
+
+def _bad_rows_html(bad_rows: Mapping[str, Any]) -> str:
+    """The count and first reasons of the malformed rows that were skipped."""
+    count = bad_rows.get("count")
+    if not _is_number(count):
+        return ""
+    examples = bad_rows.get("examples")
+    listed = ""
+    if isinstance(examples, Sequence) and not isinstance(examples, str) and examples:
+        items = "".join(f"<li><code>{_e(e)}</code></li>" for e in examples)
+        shown = "" if len(examples) >= count else f" (the first {len(examples)})"
+        listed = (
+            f"<details open><summary>Skipped rows{shown}</summary>"
+            f"<ul>{items}</ul></details>"
+        )
+    return f"<p><strong>Malformed rows skipped:</strong> {_fmt(count)}</p>{listed}"
 
 
 def _num(d: Mapping[str, Any], key: str) -> float | None:

@@ -3,18 +3,31 @@
 A task is a small plug-in (see `Task`); the runner owns every side effect,
 and writes only under the run directory and the export base directory:
 
-    runs/<task>/<run-id>/
+    runs/<task>/<run-key>/
         config.yaml        the resolved config
         logs/              TensorBoard (train/, validation/)
-        checkpoints/       the best weights so far
+        checkpoints/       best.weights.h5 (the best weights so far) and,
+                           until the report is written, backup.npz (the
+                           training state after the last completed epoch)
         report.json, report.html, *.png
     saved_models/<task>/<version>/   the SavedModel (TF Serving layout)
+
+Faults. The run directory is named by `run_key` (config, seed and data
+files), so running the same command again finds an interrupted run: it
+continues from the last completed epoch with the model, optimizer, random
+generator, early-stopping and checkpoint state and the data order of that
+epoch, and ends with the metrics of an uninterrupted run. A run whose
+`report.json` exists is complete; running it again returns its report. Every
+file is written through a temporary file (folder, for exports) and a rename;
+a diverging loss stops the run with `TrainingDivergedError` before anything
+but the checkpoints and logs of the good epochs is written.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import os
 import tempfile
@@ -27,7 +40,9 @@ import keras
 import numpy as np
 import yaml
 
+from xent import backup as backup_lib
 from xent import config as config_lib
+from xent import distribute as distribute_lib
 from xent import report as report_lib
 
 __all__ = [
@@ -39,10 +54,19 @@ __all__ = [
     "TrainingDivergedError",
     "hparams",
     "make_run_dir",
+    "run_key",
     "run",
     "scalars",
     "write_atomic",
 ]
+
+CONFIG_FILE = "config.yaml"
+REPORT_FILE = "report.json"
+"""Written last: a run directory holding it is complete."""
+BACKUP_FILE = "checkpoints/backup.npz"
+"""The training state after the last completed epoch (`xent.backup`); removed
+once the report is written."""
+_EXPORT_RECORD = "checkpoints/export.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,8 +147,15 @@ class Task(Protocol):
         data: Prepared,
         callbacks: list[keras.callbacks.Callback],
         verbose: int,
+        initial_epoch: int = 0,
     ) -> dict[str, list[float]]:
-        """Trains; returns the Keras history dict."""
+        """Trains from `initial_epoch` (the epochs a resumed run completed);
+        returns the Keras history dict of the epochs it ran.
+
+        Epoch k must see the batches of epoch k of an uninterrupted run:
+        train on `xent.backup.resumable_epochs` of a dataset that reshuffles
+        every iteration from a fixed seed, with its `steps_per_epoch`.
+        """
 
     def evaluate_model(
         self, model: keras.Model, config, data: Prepared, history: dict
@@ -180,40 +211,94 @@ class StopOnNonFinite(keras.callbacks.Callback):
             )
 
 
+def run_key(config) -> str:
+    """The name of a config's default run directory: a hash of the resolved
+    config (seed included) and of the size and modification time of the data
+    files it names, so that the same command finds the same run.
+
+    >>> from xent.classification import ClassifierConfig
+    >>> run_key(ClassifierConfig()) == run_key(ClassifierConfig())
+    True
+    """
+    resolved = config_lib.to_dict(config)
+    files = {}
+    data = resolved.get("data")
+    for key in ("source", "test_source"):
+        value = data.get(key) if isinstance(data, dict) else None
+        if isinstance(value, str) and os.path.isfile(value):
+            stat = os.stat(value)
+            files[key] = [stat.st_size, stat.st_mtime_ns]
+    text = json.dumps({"config": resolved, "files": files}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def make_run_dir(
-    task: str, run_dir: str | Path | None, root: str | Path = "runs"
+    task: str, run_dir: str | Path | None, config, root: str | Path = "runs"
 ) -> Path:
-    """Creates (and returns) the run directory; an explicit one must be new or empty."""
-    if run_dir is None:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-        base = Path(root) / task
-        base.mkdir(parents=True, exist_ok=True)
-        path = base / stamp
-        n = 1
-        while path.exists():
-            n += 1
-            path = base / f"{stamp}-{n}"
-    else:
-        path = Path(run_dir)
-        if path.exists() and any(path.iterdir()):
-            raise ValueError(f"Run directory {path} exists and is not empty")
+    """Creates (and returns) the run directory of `config`.
+
+    The default is `<root>/<task>/<run_key(config)>`: the same command (same
+    config and seed, same data files) gets the same directory, so a run that
+    was interrupted is found and resumed. An explicit `run_dir` may be new,
+    empty, or hold a run of the same config.
+
+    Raises:
+        ValueError: If the directory holds something else than a run of this
+            config (the message names the first differing key).
+    """
+    path = Path(root) / task / run_key(config) if run_dir is None else Path(run_dir)
+    if path.exists() and any(path.iterdir()):
+        saved = path / CONFIG_FILE
+        if not saved.is_file():
+            raise ValueError(
+                f"Run directory {path} exists, is not empty and holds no run "
+                f"({CONFIG_FILE}); choose another --run-dir"
+            )
+        expected = yaml.safe_load(yaml.safe_dump(config_lib.to_dict(config)))
+        difference = _first_difference(
+            yaml.safe_load(saved.read_text(encoding="utf-8")), expected
+        )
+        if difference is not None:
+            raise ValueError(
+                f"Run directory {path} holds a run of another config "
+                f"({difference}); choose another --run-dir, or delete it"
+            )
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
+def _first_difference(saved, expected, prefix: str = "") -> str | None:
+    """`key: saved -> expected` for the first key whose values differ, or None."""
+    if isinstance(saved, dict) and isinstance(expected, dict):
+        for key in sorted(set(saved) | set(expected), key=str):
+            where = f"{prefix}.{key}" if prefix else str(key)
+            if key not in saved or key not in expected:
+                side = "saved" if key in saved else "new"
+                return f"`{where}` only in the {side} config"
+            found = _first_difference(saved[key], expected[key], where)
+            if found is not None:
+                return found
+        return None
+    if saved != expected:
+        return f"`{prefix}`: {saved!r} in the run, {expected!r} now"
+    return None
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
-    """Writes a file through a temporary sibling and a rename."""
+    """Writes a file through a temporary sibling and a rename.
+
+    The file gets the permissions of a plain `open` (the umask's), not the
+    owner-only ones of `tempfile.mkstemp`.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    mode = "xb" if isinstance(data, bytes) else "x"
+    tmp = backup_lib.temporary_sibling(path)
     try:
-        with os.fdopen(
-            fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})
-        ) as f:
+        with open(tmp, mode, **({} if mode == "xb" else {"encoding": "utf-8"})) as f:
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -232,37 +317,106 @@ def run(
         task: The task plug-in.
         config: Its resolved config (a frozen dataclass with a `train` section
             holding at least `seed`, `epochs` and `early_stopping_patience`).
-        run_dir: Where to write; defaults to `runs/<task>/<timestamp>`.
+        run_dir: Where to write; defaults to `runs/<task>/<run_key(config)>`.
+            A directory holding an interrupted run of the same config is
+            resumed; one holding a complete run (`report.json`) is returned
+            as it is, without training.
         saved_models: Export base directory; the model goes to
             `<saved_models>/<task>/<version>`.
         export: Whether to export the SavedModel.
         verbose: Keras progress bar setting.
         log: Where progress lines go.
 
+    `train.strategy` (absent: `default`) picks the `tf.distribute` strategy
+    (`xent.distribute`); the model is created in its scope. Under
+    `multi_worker` every worker runs this same function; only the chief
+    writes `run_dir` and the export, the others write into a scratch
+    directory that is removed before returning (their `RunResult` paths
+    point there). Such a run starts in a new `run_dir`: it is not resumed.
+
     Returns:
         A `RunResult` with the paths and the report.
 
     Raises:
-        TrainingDivergedError: If the loss became NaN or infinite; nothing but the
-            config, the logs and the last good checkpoint is written.
+        TrainingDivergedError: If the loss became NaN or infinite; the message
+            names the epoch and step. Nothing but the config, the logs, the
+            best checkpoint and the backup of the last completed epoch is
+            written; earlier exports are untouched.
+        ValueError: If `run_dir` holds something else than a run of `config`.
+        xent.backup.BackupMismatchError: If the backup of an interrupted run
+            does not fit the model (written by other code).
+        ConfigError: For an unknown strategy, `multi_worker` without a
+            valid `TF_CONFIG`, or a `multi_worker` chief whose `run_dir`
+            holds an earlier run (interrupted or complete).
     """
+    # First: MultiWorkerMirroredStrategy must exist before any TensorFlow op.
+    dist = distribute_lib.build_distribution(
+        getattr(config.train, "strategy", "default")
+    )
+    options = {"export": export, "verbose": verbose, "log": log}
+    if dist.is_chief:
+        run_path = make_run_dir(task.name, run_dir, config)
+        if dist.num_workers > 1 and (run_path / CONFIG_FILE).is_file():
+            # The other workers cannot see this run's backup: resuming would
+            # train different weights on each (or leave them waiting).
+            raise config_lib.ConfigError(
+                f"Run directory {run_path} holds an earlier run; a multi_worker "
+                "run is not resumed or reused: give a new --run-dir"
+            )
+        return _run(task, config, dist, run_path, Path(saved_models), **options)
+    # Other workers take part in every collective step but keep nothing.
+    with tempfile.TemporaryDirectory(prefix="xent-worker-") as scratch:
+        scratch = Path(scratch)
+        return _run(
+            task, config, dist, scratch / "run", scratch / "saved_models", **options
+        )
+
+
+def _run(
+    task: Task,
+    config,
+    dist: distribute_lib.Distribution,
+    run_path: Path,
+    saved_models: Path,
+    export: bool,
+    verbose: int,
+    log: Callable[[str], None],
+) -> RunResult:
+    """`run` in an existing run directory, under the distribution `dist`."""
     train_cfg = config.train
-    run_path = make_run_dir(task.name, run_dir)
-    write_atomic(run_path / "config.yaml", yaml.safe_dump(config_lib.to_dict(config)))
+    run_path.mkdir(parents=True, exist_ok=True)
+    if (run_path / REPORT_FILE).is_file():
+        return _completed_run(run_path, log)
+    write_atomic(run_path / CONFIG_FILE, yaml.safe_dump(config_lib.to_dict(config)))
+    if getattr(train_cfg, "deterministic", False):
+        import tensorflow as tf
+
+        # Process-wide and irreversible (TensorFlow has no switch back).
+        tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(train_cfg.seed)
 
     data = task.build_inputs(config)
-    model = task.create_model(config, data)
+    # Again: preparing data (e.g. writing a file's TFRecord shards the first
+    # time, not when they are cached) may draw from the global generators,
+    # and the weights must not depend on that.
+    keras.utils.set_random_seed(train_cfg.seed)
+    with dist.scope():
+        model = task.create_model(config, data)
+    distribute_lib.prepare_model(model, dist)
     cbs = [StopOnNonFinite(), *task.monitor_callbacks(config, data, run_path / "logs")]
+    ema = getattr(train_cfg, "ema_momentum", None) is not None
+    if ema:
+        # Validation, checkpoints and early stopping see the averaged
+        # weights: swapped in at every epoch end, before the checkpoint and
+        # EarlyStopping, whose best weights (restored when fit ends) are
+        # then averaged ones.
+        cbs.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     ckpt = run_path / "checkpoints" / "best.weights.h5"
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     monitor = task.monitor and (getattr(train_cfg, "monitor", None) or task.monitor)
     cbs.append(
-        keras.callbacks.ModelCheckpoint(
-            ckpt,
-            monitor=monitor or "loss",
-            save_best_only=monitor is not None,
-            save_weights_only=True,
+        backup_lib.AtomicModelCheckpoint(
+            ckpt, monitor=monitor or "loss", save_best_only=monitor is not None
         )
     )
     if monitor and train_cfg.early_stopping_patience:
@@ -273,16 +427,46 @@ def run(
                 restore_best_weights=True,
             )
         )
-    history = task.fit(model, config, data, cbs, verbose)
+    backup_path = run_path / BACKUP_FILE
+    state = backup_lib.read_backup(backup_path)
+    initial_epoch = 0 if state is None else state.next_epoch(train_cfg.epochs)
+    # Last: it restores after EarlyStopping resets itself, and saves after
+    # every other callback has updated its state and the logs.
+    backup = backup_lib.TrainingBackup(backup_path, cbs, restore=state)
+    cbs.append(backup)
+    if state is not None:
+        log(
+            f"resuming {run_path} at epoch {initial_epoch + 1} of "
+            f"{train_cfg.epochs} ({state.epoch} completed"
+            f"{', training had stopped early' if state.stopped else ''})"
+        )
+    try:
+        task.fit(model, config, data, cbs, verbose, initial_epoch=initial_epoch)
+    except TrainingDivergedError as err:
+        kept = (
+            f"the state after epoch {backup.epoch} is kept in {backup_path} and "
+            f"the best weights in {ckpt}"
+            if backup.epoch
+            else "no epoch was completed"
+        )
+        raise TrainingDivergedError(
+            f"{err}; {kept}; no report or export was written"
+        ) from None
+    # The whole run's history, restored epochs included.
+    history = backup.history
     outcome = task.evaluate_model(model, config, data, history)
     report = {
         "task": task.name,
         "dataset": {"name": data.name, **data.summary},
         "metrics": {"test": outcome.metrics},
-        "baseline": task.baselines(config, data),
+        "baseline": task.baselines(config, data) if dist.is_chief else {},
         "training": {
             "epochs_run": len(next(iter(history.values()), [])),
             "history": history,
+            "strategy": dist.name,
+            "workers": dist.num_workers,
+            "replicas": dist.num_replicas,
+            "weights_sha256": distribute_lib.weights_digest(model),
         },
         **outcome.sections,
         "class_names": list(data.class_names),
@@ -293,9 +477,15 @@ def run(
 
     export_path = None
     if export:
-        export_path = task.export_model(
-            model, config, data, Path(saved_models) / task.name, outcome.metrics
-        )
+        # A run killed after its export and before its report exports once.
+        export_path = _recorded_export(run_path)
+        if export_path is None:
+            export_path = task.export_model(
+                model, config, data, Path(saved_models) / task.name, outcome.metrics
+            )
+            write_atomic(
+                run_path / _EXPORT_RECORD, json.dumps({"export": str(export_path)})
+            )
         report["export"] = str(export_path)
 
     report = report_lib.to_jsonable(report)
@@ -305,13 +495,46 @@ def run(
         _html_view(report), {name: name for name in outcome.plots}
     )
     write_atomic(run_path / "report.html", html)
-    report_path = run_path / "report.json"
+    report_path = run_path / REPORT_FILE
     write_atomic(report_path, json.dumps(report, indent=2, allow_nan=False))
-    log(f"run dir: {run_path}")
+    # Complete: the training state is no longer needed (the best weights stay).
+    backup_path.unlink(missing_ok=True)
+    (run_path / _EXPORT_RECORD).unlink(missing_ok=True)
+    if dist.num_workers > 1:
+        log(
+            f"worker {dist.worker_index}/{dist.num_workers}: weights sha256 "
+            f"{report['training']['weights_sha256']}"
+        )
+    if dist.is_chief:
+        log(f"run dir: {run_path}")
+        log(f"report:  {report_path}")
+        if export_path is not None:
+            log(f"export:  {export_path}")
+    return RunResult(run_path, report_path, export_path, report)
+
+
+def _completed_run(run_path: Path, log: Callable[[str], None]) -> RunResult:
+    """The result of a run whose report exists; nothing is trained again."""
+    report_path = run_path / REPORT_FILE
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    export_path = Path(report["export"]) if report.get("export") else None
+    log(
+        f"run dir {run_path} holds a complete run (report.json): nothing to do. "
+        "To train again, delete it or choose another --run-dir."
+    )
     log(f"report:  {report_path}")
     if export_path is not None:
         log(f"export:  {export_path}")
     return RunResult(run_path, report_path, export_path, report)
+
+
+def _recorded_export(run_path: Path) -> Path | None:
+    """The export this run already wrote, if its version folder still exists."""
+    record = run_path / _EXPORT_RECORD
+    if not record.is_file():
+        return None
+    path = Path(json.loads(record.read_text(encoding="utf-8"))["export"])
+    return path if path.is_dir() else None
 
 
 def _html_view(report: dict) -> dict:
@@ -331,6 +554,7 @@ def _html_view(report: dict) -> dict:
             "class_names": report.get("class_names"),
             "feature_names": names,
             "n_features": len(names) or None,
+            "bad_rows": dataset.get("bad_rows"),
         },
         "metrics": test,
         "baselines": report.get("baseline", {}),

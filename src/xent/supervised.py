@@ -19,6 +19,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from xent import backup as backup_lib
+from xent import distribute as distribute_lib
 from xent import export as export_lib
 from xent import report as report_lib
 from xent.runner import Evaluation
@@ -115,7 +117,7 @@ class SupervisedTask:
     def create_model(self, config, data: Prepared) -> keras.Model:
         model = self.build_model(config, _feature_shape(data), data)
         model.compile(
-            optimizer=keras.optimizers.Adam(config.train.learning_rate),
+            optimizer=_optimizer(config.train),
             loss=self.build_losses(config, data),
             metrics=self.build_metrics(config, data),
         )
@@ -135,29 +137,54 @@ class SupervisedTask:
             hparams=hparams(config),
         )
 
-    def fit(self, model, config, data: Prepared, callbacks, verbose) -> dict:
+    def fit(
+        self, model, config, data: Prepared, callbacks, verbose, initial_epoch=0
+    ) -> dict:
         features = data.extra[_FEATURES]
         train, val = features["train"], features["validation"]
         cfg = config.train
+        distributed = getattr(cfg, "strategy", "default") != "default"
         if callable(train):
-            history = model.fit(
-                train().map(self._stream_targets),
-                shuffle=False,  # The stream shuffles itself.
-                validation_data=val().map(self._stream_targets),
-                epochs=cfg.epochs,
-                callbacks=callbacks,
-                verbose=verbose,
-            )
+            # The stream shuffles itself, reshuffling every iteration.
+            train_data = train().map(self._stream_targets)
+            val_data = val().map(self._stream_targets)
+            if distributed:
+                train_data = distribute_lib.shard_by_data(train_data)
+                val_data = distribute_lib.shard_by_data(val_data)
         else:
-            history = model.fit(
+            # A tf.data pipeline shuffled with the run's seed rather than
+            # Keras' own shuffling: the order of every epoch is then fixed,
+            # in a resumed run too, and tf.distribute shards it (same seeded
+            # global batches on every worker, each keeps its slice).
+            train_data = distribute_lib.array_dataset(
                 train[0],
                 self.build_targets(config, train[1], data),
-                validation_data=(val[0], self.build_targets(config, val[1], data)),
-                epochs=cfg.epochs,
-                batch_size=cfg.batch_size,
-                callbacks=callbacks,
-                verbose=verbose,
+                cfg.batch_size,
+                shuffle=True,
+                seed=cfg.seed,
             )
+            val_targets = self.build_targets(config, val[1], data)
+            val_data = (
+                distribute_lib.array_dataset(
+                    val[0], val_targets, cfg.batch_size, shuffle=False, seed=cfg.seed
+                )
+                if distributed
+                else (val[0], val_targets)
+            )
+        # Epoch k sees iteration k of the pipeline, from any initial epoch.
+        train_data, steps = backup_lib.resumable_epochs(train_data, initial_epoch)
+        val_batch = cfg.batch_size if isinstance(val_data, tuple) else None
+        history = model.fit(
+            train_data,
+            steps_per_epoch=steps,
+            shuffle=False,  # The pipeline shuffles itself.
+            validation_data=val_data,
+            validation_batch_size=val_batch,
+            epochs=cfg.epochs,
+            initial_epoch=initial_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
         return history.history
 
     def evaluate_model(self, model, config, data: Prepared, history) -> Evaluation:
@@ -273,3 +300,50 @@ def _feature_shape(data: Prepared):
     if isinstance(x, dict):
         return {k: np.asarray(v).shape[1:] for k, v in x.items()}
     return x.shape[1:]
+
+
+def _optimizer(train) -> keras.optimizers.Optimizer:
+    """Adam at `train.learning_rate`, averaging the weights when
+    `train.ema_momentum` is set (see `TrainConfig` and `WarmAveragingAdam`)."""
+    momentum = getattr(train, "ema_momentum", None)
+    if momentum is None:
+        return keras.optimizers.Adam(train.learning_rate)
+    return WarmAveragingAdam(train.learning_rate, use_ema=True, ema_momentum=momentum)
+
+
+def average_momentum(step, momentum: float):
+    """The weight average's momentum at optimizer step `step` (0-based):
+    `min(momentum, (1 + step) / (10 + step))`, 0 at step 0.
+
+    The warm-up of `tf.train.ExponentialMovingAverage(num_updates=...)`:
+    Keras' fixed momentum keeps the initial weights in the average for about
+    `1 / (1 - momentum)` steps (a 0.999 average of a 150-step run is mostly
+    its random initialization); the warm-up makes the average span about the
+    last tenth of a short run and `momentum` once the run is long.
+
+    >>> round(float(average_momentum(90, 0.999)), 3)
+    0.91
+    """
+    from keras import ops
+
+    step = ops.cast(step, "float32")
+    warm = ops.minimum(momentum, (1.0 + step) / (10.0 + step))
+    return ops.where(ops.equal(step, 0.0), 0.0, warm)
+
+
+@keras.saving.register_keras_serializable(package="xent")
+class WarmAveragingAdam(keras.optimizers.Adam):
+    """Adam whose weight average (`use_ema`) warms up (`average_momentum`)."""
+
+    def _update_model_variables_moving_average(self, trainable_variables):
+        if not self.use_ema:
+            return
+        from keras import ops
+
+        momentum = average_momentum(self.iterations, self.ema_momentum)
+        for var, average in zip(
+            trainable_variables, self._model_variables_moving_average, strict=True
+        ):
+            if average is not None:
+                m = ops.cast(momentum, var.dtype)
+                average.assign(m * average + (1 - m) * var)

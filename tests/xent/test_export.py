@@ -2,9 +2,11 @@
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import keras
@@ -233,3 +235,99 @@ def test_version_taken_during_export_is_skipped(tmp_path, monkeypatch):
     assert export.load_metadata(version_dir)["version"] == 2
     assert (tmp_path / "1" / "saved_model.pb").read_bytes() == b"another writer"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1", "2"]
+
+
+_SLOW_EXPORTER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import keras
+    from xent import export
+
+    base, ready = Path(sys.argv[1]), Path(sys.argv[2])
+    write_metadata = export._write_metadata
+
+    def stall(version_dir, metadata):
+        # The SavedModel is in the temporary folder, not yet renamed: the
+        # window a kill during an export hits.
+        ready.write_text(str(version_dir))
+        time.sleep(600)
+        write_metadata(version_dir, metadata)
+
+    export._write_metadata = stall
+    x = keras.Input((3,), name="x")
+    model = keras.Model(x, keras.layers.Dense(1, activation="sigmoid")(x))
+    export.export_classifier(model, base, ("no", "yes"), {"task": "binary"})
+    """
+)
+
+
+def test_an_exporter_killed_mid_export_leaves_no_partial_version(tmp_path):
+    from xent.serving.registry import Registry
+    from xent.serving.registry import load_servable
+
+    base = tmp_path / "models" / "binary"
+    first = export.export_classifier(_binary_model(), base, CLASS_NAMES, {})
+    before = _snapshot(first)
+    ready = tmp_path / "ready"
+    exporter = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_EXPORTER, str(base), str(ready)],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not ready.exists():
+            assert exporter.poll() is None, exporter.communicate()[0][-3000:]
+            assert time.monotonic() < deadline, "the exporter never got to export"
+            time.sleep(0.05)
+    finally:
+        exporter.send_signal(signal.SIGKILL)
+        exporter.communicate(timeout=60)
+    partial = Path(ready.read_text())
+    assert (partial / "saved_model.pb").is_file()  # Killed mid-export indeed.
+
+    # Only the complete version is visible; the partial one is a hidden
+    # folder that no reader takes for a version.
+    assert [p.name for p in base.iterdir() if not p.name.startswith(".")] == ["1"]
+    assert partial.parent == base and partial.name.startswith(".tmp-")
+    assert _snapshot(first) == before
+    assert export.next_version(base) == 2
+    loaded = []
+
+    def loader(name, version, path, batching):
+        loaded.append(path)
+        return load_servable(name, version, path, batching)
+
+    registry = Registry(tmp_path / "models", loader=loader)
+    registry.refresh()
+    assert loaded == [first] and registry.models() == {"binary": [1]}
+
+    # The next export takes version 2 and clears the dead exporter's folder.
+    second = export.export_classifier(_binary_model(), base, CLASS_NAMES, {})
+    assert second == base / "2"
+    assert sorted(p.name for p in base.iterdir()) == ["1", "2"]
+    assert export.load_metadata(second)["version"] == 2
+
+
+def test_temporary_folders_of_running_or_foreign_exporters_are_kept(tmp_path):
+    base = tmp_path / "binary"
+    base.mkdir()
+    host = export._HOST
+    other_host = "0" * 8 if host != "0" * 8 else "1" * 8
+    keep = [
+        f".tmp-1-{os.getpid()}-abcd1234-{host}",  # This (running) process.
+        f".tmp-1-999999999-abcd1234-{other_host}",  # Another machine's.
+        ".tmp-9-123-abcd",  # Not an exporter's name.
+    ]
+    for name in keep:
+        (base / name).mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (base / f".tmp-1-{dead.pid}-abcd1234-{host}").mkdir()
+
+    export.export_classifier(_binary_model(), base, CLASS_NAMES, {})
+
+    assert sorted(p.name for p in base.iterdir()) == sorted(["1", *keep])

@@ -49,11 +49,15 @@ Values:
 * Numbers are parsed with Python's `float` (digit separators `_` are
   rejected); `inf` is kept as a value.
 
-Malformed rows (wrong number of fields, unparsable number, bad `idx:val`
-token, invalid or missing label, a line that is not UTF-8) raise `ReadError`
-naming `file:line` by default (`on_bad_rows="fail"`); with `"skip"` they are
-dropped and counted in a `BadRows`, and reading fails once more than
-`max_bad_rows` were skipped.
+Lines end at `\n`, `\r\n` or a lone `\r`. Malformed rows (wrong number of
+fields, unparsable number, bad `idx:val` token, invalid or missing label, bad
+`hour`, a line that is not UTF-8 or that the `csv` module rejects) follow the
+policy of `xent.bad_rows`: they raise `ReadError` naming `file:line` by
+default (`on_bad_rows="fail"`); with `"skip"` they are dropped and counted in
+a `BadRows`, and reading fails once more than `max_bad_rows` were skipped. A
+missing or empty file, a header that lacks a column and a first line of a
+delimited file that is not UTF-8 (it decides the delimiter and the header)
+always raise `ReadError`.
 
 >>> schema = ClickSchema(label="click", categorical=("site",), numeric=("price",))
 >>> schema.features
@@ -76,6 +80,13 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
+
+from xent.bad_rows import BadRows
+from xent.bad_rows import Lines
+from xent.bad_rows import ReadError
+from xent.bad_rows import build_rejecter
+from xent.bad_rows import check_file as _check_file
+from xent.bad_rows import check_policy as _policy
 
 if TYPE_CHECKING:  # Imported lazily: tensorflow is slow to import.
     import tensorflow as tf
@@ -106,7 +117,6 @@ CRITEO_CATEGORICAL = tuple(f"C{i}" for i in range(1, 27))
 _CRITEO_COLUMNS = ("label", *CRITEO_NUMERIC, *CRITEO_CATEGORICAL)
 _AVAZU_DERIVED = ("hour_of_day", "weekday")
 _LIBSVM_EXTENSIONS = (".libfm", ".libsvm", ".svm")
-_ON_BAD_ROWS = ("fail", "skip")
 _SCHEMA_FORMATS = FORMATS[1:] + ("tfds",)
 
 _LABELS = {
@@ -124,10 +134,6 @@ _LABELS = {
 # Integer columns with at most this many distinct sampled values are codes.
 _SMALL_CARDINALITY = 50
 _ID_NAME = re.compile(r"(^|[^a-z])id($|[^a-z])|id$|ids$")
-
-
-class ReadError(ValueError):
-    """A click log cannot be read; the message names the file (and line)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,80 +234,15 @@ def _check_roles(label: str, roles: dict[str, Sequence[str]], where: str) -> Non
             seen[column] = role
 
 
-@dataclasses.dataclass
-class BadRows:
-    """Malformed rows skipped while reading (filled in by `iter_rows`).
-
-    Attributes:
-        count: Rows skipped so far.
-        examples: The first `max_examples` reasons, as `"file:line: reason"`.
-        max_examples: How many reasons to keep.
-    """
-
-    count: int = 0
-    examples: list[str] = dataclasses.field(default_factory=list)
-    max_examples: int = 5
-
-    def add(self, message: str) -> None:
-        """Counts one skipped row and keeps its reason if among the first."""
-        self.count += 1
-        if len(self.examples) < self.max_examples:
-            self.examples.append(message)
-
-    def to_dict(self) -> dict[str, Any]:
-        """`{"count": n, "examples": [...]}`."""
-        return {"count": self.count, "examples": list(self.examples)}
-
-
 class _RowError(Exception):
     """A malformed row; the message is the reason (without file and line)."""
 
 
 # ---------------------------------------------------------------------------
-# Low-level reading: lines, labels, fields.
+# Low-level reading: labels, fields.
 
 
-def _check_file(path: str) -> None:
-    file = Path(path)
-    if not file.exists():
-        raise ReadError(f"Data file not found: {path}")
-    if file.is_dir():
-        raise ReadError(f"Data file {path} is a directory")
-
-
-class _Lines:
-    """The decoded lines of a file with their 1-based numbers.
-
-    Decoding is per line so that a line that is not UTF-8 is reported by its
-    number (or skipped) without losing the rest of the file.
-    """
-
-    def __init__(self, path: str, on_bad: Callable[[int, str], None]) -> None:
-        self.path = path
-        self.on_bad = on_bad
-        self.line = 0
-
-    def __iter__(self) -> Iterator[str]:
-        with open(self.path, "rb") as file:
-            for number, raw in enumerate(file, 1):
-                self.line = number
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as err:
-                    self.on_bad(
-                        number,
-                        f"not UTF-8 text ({err.reason} at byte {err.start + 1} "
-                        "of the line)",
-                    )
-                    continue
-                if number == 1 and text.startswith("\ufeff"):
-                    text = text[1:]
-                yield text
-
-
-def _label_parser(schema: ClickSchema) -> Callable[[str], int]:
-    threshold = schema.label_threshold
-    name = schema.label
+def _label_parser(name: str, threshold: float | None) -> Callable[[str], int]:
     if threshold is not None:
 
         def parse(value: str) -> int:
@@ -381,19 +322,6 @@ def _csv_reader(lines: Iterator[str], delimiter: str) -> Iterator[list[str]]:
 # Streaming rows.
 
 
-def _policy(on_bad_rows: str, max_bad_rows: int) -> None:
-    if on_bad_rows not in _ON_BAD_ROWS:
-        raise ValueError(
-            f"Invalid value for argument on_bad_rows. Expected one of "
-            f"{list(_ON_BAD_ROWS)}. Received: on_bad_rows={on_bad_rows!r}"
-        )
-    if max_bad_rows < 0:
-        raise ValueError(
-            f"Invalid value for argument max_bad_rows. Expected an integer >= 0. "
-            f"Received: max_bad_rows={max_bad_rows!r}"
-        )
-
-
 def _rejecter(
     path: str,
     on_bad_rows: str,
@@ -401,20 +329,15 @@ def _rejecter(
     bad_rows: BadRows,
     keep: Callable[[int], bool] | None,
 ) -> Callable[[int, str], None]:
-    def reject(line: int, reason: str) -> None:
-        if keep is not None and not keep(line):
-            return  # Another pass (split) owns this line.
-        message = f"{path}:{line}: {reason}"
-        if on_bad_rows == "fail":
-            raise ReadError(message)
-        bad_rows.add(message)
-        if bad_rows.count > max_bad_rows:
-            raise ReadError(
-                f"{path}: more than max_bad_rows={max_bad_rows} malformed rows "
-                f"were skipped; the first: {bad_rows.examples}"
-            )
+    reject = build_rejecter(path, on_bad_rows, max_bad_rows, bad_rows)
+    if keep is None:
+        return reject
 
-    return reject
+    def reject_kept(line: int, reason: str) -> None:
+        if keep(line):  # Else another pass (split) owns this line.
+            reject(line, reason)
+
+    return reject_kept
 
 
 def iter_rows(
@@ -481,7 +404,8 @@ def _iter_numbered(
         raise ReadError(f"{path}: a schema of format 'tfds' cannot read files")
     bad_rows = BadRows() if bad_rows is None else bad_rows
     reject = _rejecter(path, on_bad_rows, max_bad_rows, bad_rows, keep)
-    lines = _Lines(path, reject)
+    # The first line of a delimited file decides the delimiter and the header.
+    lines = Lines(path, reject, strict_first=schema.format != "libsvm")
     if header is None:
         header = schema.header
     if schema.format == "libsvm":
@@ -494,11 +418,11 @@ def _iter_numbered(
 def _libsvm_rows(
     path: str,
     schema: ClickSchema,
-    lines: _Lines,
+    lines: Lines,
     reject: Callable[[int, str], None],
     keep: Callable[[int], bool] | None,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    parse_label = _label_parser(schema)
+    parse_label = _label_parser(schema.label, schema.label_threshold)
     label_name = schema.label
     if (
         schema.numeric
@@ -563,14 +487,14 @@ def _libsvm_rows(
             reject(number, str(err))
             continue
         yield number, row
-    if not seen_any:
+    if not seen_any and not lines.rejected:
         raise ReadError(f"{path} is empty")
 
 
 def _delimited_rows(
     path: str,
     schema: ClickSchema,
-    lines: _Lines,
+    lines: Lines,
     reject: Callable[[int, str], None],
     keep: Callable[[int], bool] | None,
     header: bool | None,
@@ -624,8 +548,9 @@ def _delimited_rows(
                 fields = next(reader)
             except StopIteration:
                 return
-            except csv.Error as err:
-                raise ReadError(f"{path}:{lines.line}: malformed line: {err}") from None
+            except csv.Error as err:  # The reader resumes at the next line.
+                reject(lines.line, f"malformed line: {err}")
+                continue
             yield fields, lines.line
 
     any_row = False
@@ -644,7 +569,7 @@ def _delimited_rows(
             reject(number, str(err))
             continue
         yield number, row
-    if header and not any_row:
+    if header and not any_row and not lines.rejected:
         raise ReadError(f"{path} has a header row but no data rows")
 
 
@@ -671,7 +596,7 @@ def _row_converter(
     position = {name: i for i, name in enumerate(names)}
     label_name = schema.label
     label_at = position[label_name]
-    parse_label = _label_parser(schema)
+    parse_label = _label_parser(schema.label, schema.label_threshold)
     strings = [
         (c, position[c])
         for c in schema.categorical + schema.multi_value
@@ -720,26 +645,26 @@ def _row_converter(
 # Schema inference.
 
 
-def _first_lines(path: str, limit: int) -> Iterator[tuple[int, str]]:
-    """Up to `limit` non-blank decoded lines; not UTF-8 is a `ReadError`."""
-    with open(path, "rb") as file:
-        count = 0
-        for number, raw in enumerate(file, 1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise ReadError(
-                    f"{path}:{number}: not UTF-8 text ({err.reason} at byte "
-                    f"{err.start + 1} of the line)"
-                ) from None
-            if number == 1:
-                text = text.removeprefix("\ufeff")
-            if not text.strip():
-                continue
-            yield number, text
-            count += 1
-            if count >= limit:
-                return
+def _first_lines(path: str, limit: int, skip: bool) -> Iterator[tuple[int, str]]:
+    """Up to `limit` non-blank decoded lines with their numbers.
+
+    A line that is not UTF-8 is a `ReadError`; with `skip`, only the first
+    non-blank one (which decides the layout), later ones are left out.
+    """
+
+    def on_bad(number: int, reason: str) -> None:
+        if not skip:
+            raise ReadError(f"{path}:{number}: {reason}")
+
+    lines = Lines(path, on_bad, strict_first=True)
+    count = 0
+    for text in lines:
+        if not text.strip():
+            continue
+        yield lines.line, text
+        count += 1
+        if count >= limit:
+            return
 
 
 def _sniff_format(path: str, first_line: str) -> str:
@@ -760,7 +685,10 @@ def _sniff_format(path: str, first_line: str) -> str:
         if [f.strip() for f in fields] == list(_CRITEO_COLUMNS):
             return "criteo"
         return "tsv"
-    fields = [f.strip() for f in next(csv.reader([first_line]), [])]
+    try:
+        fields = [f.strip() for f in next(csv.reader([first_line]), [])]
+    except csv.Error:  # e.g. an unbalanced quote; reading will say where.
+        fields = [f.strip() for f in first_line.split(",")]
     lowered = {f.lower() for f in fields}
     if {"click", "hour"} <= lowered:
         return "avazu"
@@ -820,6 +748,7 @@ def infer_schema(
     columns: Sequence[str] | None = None,
     drop: Sequence[str] | None = None,
     label_threshold: float | None = None,
+    on_bad_rows: str = "fail",
 ) -> ClickSchema:
     """Sniffs the format, header and column roles of a click log.
 
@@ -869,6 +798,11 @@ def infer_schema(
         columns: The names of a header-less delimited file's columns.
         drop: Columns to ignore.
         label_threshold: See `ClickSchema.label_threshold`.
+        on_bad_rows: As in `iter_rows`: with `"skip"`, sampled lines that
+            are not UTF-8 (except the first, which decides the layout) and
+            rows with an invalid label (or, in libsvm files, a bad `idx:val`
+            token) are left out of the inference instead of raising; reading
+            the file with the same policy then counts them.
 
     Returns:
         The schema.
@@ -879,6 +813,7 @@ def infer_schema(
             message lists the columns), a non-binary label value in the
             sample (names the line), a column in two roles, or names unknown
             columns in the arguments.
+        ValueError: On an invalid `sample_rows` or `on_bad_rows`.
     """
     path = str(path)
     if format not in FORMATS:
@@ -890,6 +825,8 @@ def infer_schema(
             f"Invalid value for argument sample_rows. Expected an integer >= 1. "
             f"Received: sample_rows={sample_rows!r}"
         )
+    _policy(on_bad_rows, 0)
+    skip = on_bad_rows == "skip"
     _check_file(path)
     explicit = {
         "categorical": _as_names("categorical", categorical),
@@ -901,14 +838,20 @@ def infer_schema(
         {k: v for k, v in explicit.items() if v},
         f"{path}: ",
     )
-    sample = list(_first_lines(path, sample_rows + 1))
+    sample = list(_first_lines(path, sample_rows + 1, skip))
     if not sample:
         raise ReadError(f"{path} is empty")
     if format == "auto":
         format = _sniff_format(path, sample[0][1])  # noqa: A001
     if format == "libsvm":
         return _infer_libsvm(
-            path, sample[:sample_rows], label, explicit, separator, label_threshold
+            path,
+            sample[:sample_rows],
+            label,
+            explicit,
+            separator,
+            label_threshold,
+            skip,
         )
     return _infer_delimited(
         path,
@@ -922,18 +865,36 @@ def infer_schema(
         _as_names("drop", drop) or (),
         label_threshold,
         sample_rows,
+        skip,
     )
 
 
 def _check_sample_labels(
-    path: str, schema: ClickSchema, labels: list[tuple[int, str]]
+    path: str, schema: ClickSchema, labels: list[tuple[int, str]], skip: bool
 ) -> None:
-    parse = _label_parser(schema)
+    if skip:
+        return  # Reading counts them as bad rows.
+    parse = _label_parser(schema.label, schema.label_threshold)
     for number, value in labels:
         try:
             parse(value)
         except _RowError as err:
             raise ReadError(f"{path}:{number}: {err}") from None
+
+
+def _is_libsvm_row(tokens: list[str], parse_label: Callable[[str], int]) -> bool:
+    """Whether a line's tokens are a label and `idx:val` tokens."""
+    try:
+        parse_label(tokens[0])
+    except _RowError:
+        return False
+    for token in tokens[1:]:
+        idx, colon, value = token.partition(":")
+        if not (colon and idx.isascii() and idx.isdigit()):
+            return False
+        if _parse_float(value) is None:
+            return False
+    return True
 
 
 def _infer_libsvm(
@@ -943,6 +904,7 @@ def _infer_libsvm(
     explicit: dict[str, tuple[str, ...] | None],
     separator: str,
     label_threshold: float | None,
+    skip: bool,
 ) -> ClickSchema:
     label = label or "label"
     if explicit["numeric"]:
@@ -951,11 +913,27 @@ def _infer_libsvm(
             f"numeric={list(explicit['numeric'])}"
         )
     rows = [(number, text.split()) for number, text in sample]
+    if skip:  # Malformed rows must not decide the layout.
+        parse_label = _label_parser(label, label_threshold)
+        rows = [
+            (n, tokens) for n, tokens in rows if _is_libsvm_row(tokens, parse_label)
+        ]
+        if not rows:
+            raise ReadError(
+                f"{path}: none of the first {len(sample)} lines is a libsvm row "
+                "(label idx:val ...)"
+            )
     widths = {len(tokens) - 1 for _, tokens in rows}
-    one_hot = len(widths) == 1 and all(
-        token.partition(":")[2] in ("1", "1.0")
-        for _, tokens in rows
-        for token in tokens[1:]
+    # A one-hot layout needs at least one field (lines of a label alone are a
+    # multi-value column with no values).
+    one_hot = (
+        widths != {0}
+        and len(widths) == 1
+        and all(
+            token.partition(":")[2] in ("1", "1.0")
+            for _, tokens in rows
+            for token in tokens[1:]
+        )
     )
     categorical = explicit["categorical"]
     multi_value = explicit["multi_value"]
@@ -992,7 +970,7 @@ def _infer_libsvm(
         format="libsvm",
         label_threshold=label_threshold,
     )
-    _check_sample_labels(path, schema, [(n, tokens[0]) for n, tokens in rows])
+    _check_sample_labels(path, schema, [(n, tokens[0]) for n, tokens in rows], skip)
     return schema
 
 
@@ -1008,18 +986,27 @@ def _infer_delimited(
     drop: tuple[str, ...],
     label_threshold: float | None,
     sample_rows: int,
+    skip: bool,
 ) -> ClickSchema:
     header_argument = header
     delimiter = _sniff_delimiter(sample[0][1], fmt)
     numbers = [n for n, _ in sample]
     parsed: list[tuple[int, list[str]]] = []
     reader = _csv_reader(iter([text for _, text in sample]), delimiter)
-    try:
-        for fields in reader:
-            if fields:
-                parsed.append((numbers[min(reader.line_num, len(numbers)) - 1], fields))
-    except csv.Error as err:
-        raise ReadError(f"{path}:{reader.line_num}: malformed line: {err}") from None
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:  # The reader resumes at the next line.
+            number = numbers[min(reader.line_num, len(numbers)) - 1]
+            if skip and parsed:
+                continue
+            raise ReadError(f"{path}:{number}: malformed line: {err}") from None
+        if fields:
+            parsed.append((numbers[min(reader.line_num, len(numbers)) - 1], fields))
+    if not parsed:
+        raise ReadError(f"{path} is empty")
     first_number, first = parsed[0]
     first = [f.strip() for f in first]
     if fmt == "criteo":
@@ -1124,6 +1111,11 @@ def _infer_delimited(
         role: tuple(c for c in order if role_of.get(c) == role and c not in drop)
         for role in ("categorical", "numeric", "multi_value")
     }
+    if not any(by_role.values()):
+        raise ReadError(
+            f"{path}: no feature columns besides the label {label!r} (the columns "
+            f"are {list(names)}, dropped: {list(drop)})"
+        )
     schema = ClickSchema(
         label=label,
         separator=separator,
@@ -1134,7 +1126,9 @@ def _infer_delimited(
         **by_role,
     )
     label_at = names.index(label)
-    _check_sample_labels(path, schema, [(n, fields[label_at]) for n, fields in rows])
+    _check_sample_labels(
+        path, schema, [(n, fields[label_at]) for n, fields in rows], skip
+    )
     return schema
 
 

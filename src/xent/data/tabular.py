@@ -19,6 +19,13 @@ Reading a CSV file (`read_csv`):
 * A column is numeric when every non-missing value parses as a float
   (Python's `float`, without `_` digit separators), else categorical; the
   `numeric=` / `categorical=` arguments override this.
+* Malformed rows (a line that is not UTF-8 or not CSV, a wrong number of
+  fields, a missing label, a non-number in a numeric column given by
+  `numeric=`, a label that is not one of `class_names=`) follow the
+  `on_bad_rows` policy of `xent.bad_rows`: `"fail"` raises
+  `ReadError("file:line: reason")`, `"skip"` drops and counts them (up to
+  `max_bad_rows`). A missing or empty file, a header without data rows and a
+  bad header always raise `ReadError`.
 
 Mapping labels to class ids (`infer_class_names`): integer labels in numeric
 order (so 0/1 map to 0/1 and -1/1 to 0/1); `false`/`true` or `no`/`yes` in any
@@ -41,9 +48,10 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import math
 import re
+from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from os import PathLike
@@ -53,6 +61,13 @@ from typing import Any
 import numpy as np
 from sklearn import datasets as sk_datasets
 from sklearn.model_selection import train_test_split
+
+from xent.bad_rows import BadRows
+from xent.bad_rows import Lines
+from xent.bad_rows import ReadError
+from xent.bad_rows import build_rejecter
+from xent.bad_rows import check_file
+from xent.bad_rows import check_policy
 
 __all__ = [
     "DEFAULT_MISSING_VALUES",
@@ -244,6 +259,9 @@ class TabularData:
         train: Training rows (the only ones preprocessing statistics may use).
         validation: Rows for early stopping and model selection.
         test: Held-out rows for the final evaluation.
+        bad_rows: For data read from files, the malformed rows skipped,
+            `{"count": n, "examples": ["file:line: reason", ...]}`; `None`
+            for built-in tables.
     """
 
     name: str
@@ -251,6 +269,7 @@ class TabularData:
     train: Split
     validation: Split
     test: Split
+    bad_rows: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         """A JSON-serializable description: rows and class balance per split.
@@ -258,7 +277,8 @@ class TabularData:
         Returns:
             `{"name", "label", "class_names", "rows": {split: n},
             "class_balance": {split: {class_name: fraction}},
-            "features": {"numeric": [...], "categorical": [...]}}`.
+            "features": {"numeric": [...], "categorical": [...]}}`, and
+            `"bad_rows"` (see the attribute) for data read from files.
         """
         splits = {"train": self.train, "validation": self.validation, "test": self.test}
         k = len(self.schema.class_names)
@@ -270,7 +290,7 @@ class TabularData:
                 name: float(counts[i] / total)
                 for i, name in enumerate(self.schema.class_names)
             }
-        return {
+        summary = {
             "name": self.name,
             "label": self.schema.label,
             "class_names": list(self.schema.class_names),
@@ -281,6 +301,12 @@ class TabularData:
                 "categorical": list(self.schema.categorical),
             },
         }
+        if self.bad_rows is not None:
+            summary["bad_rows"] = {
+                "count": int(self.bad_rows["count"]),
+                "examples": list(self.bad_rows["examples"]),
+            }
+        return summary
 
 
 @dataclasses.dataclass(frozen=True)
@@ -320,62 +346,59 @@ def _parse_float(text: str) -> float | None:
         return None
 
 
-def _read_rows(path: str) -> tuple[list[str], list[list[str]], list[int]]:
-    """The stripped header, data rows and the line each row ends on."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ValueError(f"Data file not found: {path}") from None
-    except IsADirectoryError:
-        raise ValueError(f"Data file {path} is a directory") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        # A BOM, if any, was not counted in err.start by utf-8-sig.
-        offset = err.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
-        line = data[:offset].count(b"\n") + 1
-        raise ValueError(
-            f"{path}:{line}: not UTF-8 text ({err.reason} at byte offset {offset})"
-        ) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header: list[str] | None = None
-    header_line = 0
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    try:
-        for row in reader:
-            if not row:
-                continue  # A blank line.
-            fields = [field.strip() for field in row]
-            if header is None:
-                header = fields
-                header_line = reader.line_num
-            else:
-                rows.append(fields)
-                lines.append(reader.line_num)
-    except csv.Error as err:
-        raise ValueError(f"{path}:{reader.line_num}: malformed CSV: {err}") from None
-    if header is None:
-        raise ValueError(f"{path} is empty: expected a header row and data rows")
+def _csv_rows(
+    path: str, reject: Callable[[int, str], None]
+) -> Iterator[tuple[int, list[str]]]:
+    """`(line, stripped fields)` of each non-blank row, the header first.
+
+    `line` is the line the row ends on. A line that is not UTF-8 or that the
+    `csv` module cannot parse goes to `reject`, except in the header (the
+    first row), where it raises `ReadError`.
+    """
+    check_file(path)
+    lines = Lines(path, reject, strict_first=True)
+    reader = csv.reader(lines)
+    header_read = False
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:  # The reader resumes at the next line.
+            if not header_read:
+                raise ReadError(f"{path}:{lines.line}: malformed CSV: {err}") from None
+            reject(lines.line, f"malformed CSV: {err}")
+            continue
+        fields = [field.strip() for field in row]
+        if not fields or fields == [""]:
+            continue  # A blank line.
+        header_read = True
+        yield lines.line, fields
+
+
+def _check_header(path: str, line: int, header: list[str]) -> None:
     for i, name in enumerate(header):
         if not name:
-            raise ValueError(
-                f"{path}:{header_line}: the header has an empty column name "
-                f"(field {i + 1})"
+            raise ReadError(
+                f"{path}:{line}: the header has an empty column name (field {i + 1})"
             )
         if header.count(name) > 1:
-            raise ValueError(
-                f"{path}:{header_line}: the header names column {name!r} more than once"
+            raise ReadError(
+                f"{path}:{line}: the header names column {name!r} more than once"
             )
-    if not rows:
-        raise ValueError(f"{path} has a header row but no data rows")
-    for fields, line in zip(rows, lines, strict=True):
-        if len(fields) != len(header):
-            raise ValueError(
-                f"{path}:{line}: expected {len(header)} fields (as in the header), "
-                f"found {len(fields)}"
-            )
-    return header, rows, lines
+
+
+def _read_header(path: str) -> list[str]:
+    """The stripped header row of a CSV file (its data rows are not read)."""
+
+    def reject(line: int, reason: str) -> None:
+        raise ReadError(f"{path}:{line}: {reason}")
+
+    first = next(_csv_rows(path, reject), None)
+    if first is None:
+        raise ReadError(f"{path} is empty: expected a header row and data rows")
+    _check_header(path, *first)
+    return first[1]
 
 
 def _check_columns(
@@ -406,35 +429,62 @@ def read_csv(
     categorical: Sequence[str] | None = None,
     numeric: Sequence[str] | None = None,
     missing_values: Sequence[str] = DEFAULT_MISSING_VALUES,
+    class_names: Sequence[str] | None = None,
+    on_bad_rows: str = "fail",
+    max_bad_rows: int = 100,
+    bad_rows: BadRows | None = None,
 ) -> CsvTable:
     """Reads a CSV file with a header row into typed feature columns.
+
+    >>> table = read_csv("churn.csv", "churned", on_bad_rows="skip")  # doctest: +SKIP
 
     Args:
         path: The CSV file (UTF-8).
         label: The label column.
         categorical: Columns to treat as categorical whatever their values
             (e.g. integer codes).
-        numeric: Columns to treat as numeric; every non-missing value must
-            parse as a number.
+        numeric: Columns to treat as numeric; a row with a non-missing value
+            that is not a number in one of them is malformed.
         missing_values: Field values that mean "missing".
+        class_names: If given (e.g. the classes of a training file when
+            reading a test file), a row whose label is not one of them (as
+            `encode_labels` normalizes labels) is malformed.
+        on_bad_rows: `"fail"` to raise on the first malformed row, `"skip"`
+            to drop malformed rows (see the module docstring).
+        max_bad_rows: With `"skip"`, reading fails when more rows than this
+            were skipped (counted in `bad_rows`, which may already hold the
+            rows skipped in other files).
+        bad_rows: If given, receives the count and first reasons of the
+            skipped rows (also when reading fails).
 
     Returns:
-        The columns, their types and the raw labels.
+        The columns, their types and the raw labels of the rows kept.
 
     Raises:
-        ValueError: If the file cannot be read, is not UTF-8 (names the line
-            and byte offset), is empty or has only a header, has a row with
-            the wrong number of fields (`file:line`), lacks the label column,
-            has no feature columns, names an unknown column in `categorical`
-            or `numeric` (or one in both), has a non-numeric value in a column
-            forced numeric (`file:line` and column), or a row without a label
-            (`file:line`).
+        ReadError: If the file is missing, empty or has no data rows (that
+            could be read), if its header is not UTF-8, not CSV, has an empty
+            or repeated column name or lacks the label column, if it has no
+            feature columns; with `"fail"` on the first malformed row, with
+            `"skip"` when more than `max_bad_rows` were skipped. Messages name
+            the file, and the line (`file:line: reason`) and the column where
+            there is one.
+        ValueError: If `categorical` or `numeric` name an unknown column (or
+            one in both, or the label), or the policy is invalid.
     """
     path = str(path)
+    check_policy(on_bad_rows, max_bad_rows)
     missing = frozenset(missing_values)
-    header, rows, lines = _read_rows(path)
+    bad_rows = BadRows() if bad_rows is None else bad_rows
+    skipped_before = bad_rows.count
+    reject = build_rejecter(path, on_bad_rows, max_bad_rows, bad_rows)
+    rows_iter = _csv_rows(path, reject)
+    first = next(rows_iter, None)
+    if first is None:
+        raise ReadError(f"{path} is empty: expected a header row and data rows")
+    header_line, header = first
+    _check_header(path, header_line, header)
     if label not in header:
-        raise ValueError(
+        raise ReadError(
             f"Label column {label!r} is not in {path}; its columns are {header}"
         )
     forced_categorical = _check_columns(
@@ -448,16 +498,53 @@ def read_csv(
         )
     features_in_file = [c for c in header if c != label]
     if not features_in_file:
-        raise ValueError(f"{path} has no feature columns besides the label {label!r}")
+        raise ReadError(f"{path} has no feature columns besides the label {label!r}")
+
+    width = len(header)
+    label_at = header.index(label)
+    numeric_at = [(column, header.index(column)) for column in forced_numeric]
+    class_id = None if class_names is None else _class_id_function(class_names)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    for line, fields in rows_iter:
+        if len(fields) != width:
+            reject(
+                line, f"expected {width} fields (as in the header), found {len(fields)}"
+            )
+            continue
+        value = fields[label_at]
+        if value in missing:
+            reject(line, f"missing label (column {label!r} is {value!r})")
+            continue
+        if class_id is not None and class_id(value) is None:
+            reject(
+                line,
+                f"label {value!r} in column {label!r} is not one of the training "
+                f"classes {list(class_names)}",
+            )
+            continue
+        problem = next(
+            (
+                f"column {column!r} (field {i + 1}) is numeric but has the "
+                f"non-numeric value {fields[i]!r}"
+                for column, i in numeric_at
+                if fields[i] not in missing and _parse_float(fields[i]) is None
+            ),
+            None,
+        )
+        if problem is not None:
+            reject(line, problem)
+            continue
+        rows.append(fields)
+        lines.append(line)
+    if not rows:
+        skipped = bad_rows.count - skipped_before
+        also = f" that could be read ({skipped} malformed rows skipped)"
+        raise ReadError(
+            f"{path} has a header row but no data rows{also if skipped else ''}"
+        )
 
     columns = {name: [row[i] for row in rows] for i, name in enumerate(header)}
-    label_values = columns[label]
-    for value, line in zip(label_values, lines, strict=True):
-        if value in missing:
-            raise ValueError(
-                f"{path}:{line}: missing label (column {label!r} is {value!r})"
-            )
-
     features: dict[str, np.ndarray] = {}
     numeric_columns, categorical_columns = [], []
     for column in features_in_file:
@@ -465,16 +552,11 @@ def read_csv(
         parsed = None
         if column not in forced_categorical:
             parsed = [None if v in missing else _parse_float(v) for v in raw]
-            for i, (value, number) in enumerate(zip(raw, parsed, strict=True)):
-                if number is None and value not in missing:
-                    if column in forced_numeric:
-                        raise ValueError(
-                            f"{path}:{lines[i]}: column {column!r} (field "
-                            f"{header.index(column) + 1}) is numeric but has the "
-                            f"non-numeric value {value!r}"
-                        )
-                    parsed = None
-                    break
+            if column not in forced_numeric and any(
+                number is None and value not in missing
+                for value, number in zip(raw, parsed, strict=True)
+            ):
+                parsed = None  # Text: a categorical column.
         if parsed is None:
             values = np.empty(len(raw), dtype=object)
             values[:] = ["" if v in missing else v for v in raw]
@@ -487,7 +569,7 @@ def read_csv(
             numeric_columns.append(column)
         features[column] = values
     label_array = np.empty(len(rows), dtype=object)
-    label_array[:] = label_values
+    label_array[:] = columns[label]
     return CsvTable(
         path=path,
         numeric=tuple(numeric_columns),
@@ -557,6 +639,13 @@ def infer_class_names(labels: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted(distinct))
 
 
+def _class_id_function(class_names: Sequence[str]) -> Callable[[str], int | None]:
+    """`label -> class id` (or `None`), normalizing as `encode_labels` does."""
+    kind = _label_kind(class_names)
+    index = {name: i for i, name in enumerate(class_names)}
+    return lambda value: index.get(_normalize_label(value, kind))
+
+
 def encode_labels(table: CsvTable, class_names: Sequence[str]) -> np.ndarray:
     """Maps a table's raw labels to class ids.
 
@@ -575,11 +664,10 @@ def encode_labels(table: CsvTable, class_names: Sequence[str]) -> np.ndarray:
         ValueError: If a label is not one of `class_names` (names the file,
             line and value).
     """
-    kind = _label_kind(class_names)
-    index = {name: i for i, name in enumerate(class_names)}
+    class_id_of = _class_id_function(class_names)
     ids = np.empty(len(table), dtype=np.int64)
     for row, (value, line) in enumerate(zip(table.labels, table.lines, strict=True)):
-        class_id = index.get(_normalize_label(value, kind))
+        class_id = class_id_of(value)
         if class_id is None:
             raise ValueError(
                 f"{table.path}:{line}: label {value!r} in column {table.label!r} "
@@ -682,6 +770,8 @@ def load_csv(
     seed: int = 0,
     expected_classes: int | None = None,
     missing_values: Sequence[str] = DEFAULT_MISSING_VALUES,
+    on_bad_rows: str = "fail",
+    max_bad_rows: int = 100,
 ) -> TabularData:
     """Reads a CSV file (and optionally a test file) and splits it.
 
@@ -689,7 +779,8 @@ def load_csv(
     `split_stratified`. With `test_path`, that file is the test split: it must
     have the same columns (in any order) and is read with the training file's
     column types and class names; the validation split comes out of the
-    training file (and `test_fraction` is unused).
+    training file (and `test_fraction` is unused). A test row whose label is
+    not a training class is a malformed row.
 
     Args:
         path: The CSV file of training (and, without `test_path`, all) rows.
@@ -703,18 +794,30 @@ def load_csv(
         expected_classes: If given, the number of classes the label must have
             (2 for a binary task).
         missing_values: Field values that mean "missing".
+        on_bad_rows: `"fail"` or `"skip"` malformed rows (see `read_csv`).
+        max_bad_rows: With `"skip"`, the most rows skipped in both files
+            together.
 
     Returns:
-        The split table, named after the file name of `path`.
+        The split table, named after the file name of `path`, with the
+        skipped rows in `bad_rows`.
 
     Raises:
-        ValueError: For the errors `read_csv` raises; if the label has fewer
+        ReadError: For the file errors `read_csv` raises.
+        ValueError: For the other errors `read_csv` raises; if the label has fewer
             than 2 classes or not `expected_classes`; if the test file's
             columns differ from the training file's or it has a label not
             seen in training (names file, line and value); if a split cannot
             be made.
     """
-    table = read_csv(path, label, categorical, numeric, missing_values)
+    check_policy(on_bad_rows, max_bad_rows)
+    bad_rows = BadRows()
+    policy = {
+        "on_bad_rows": on_bad_rows,
+        "max_bad_rows": max_bad_rows,
+        "bad_rows": bad_rows,
+    }
+    table = read_csv(path, label, categorical, numeric, missing_values, **policy)
     class_names = infer_class_names(table.labels.tolist())
     _check_classes(table.path, class_names, expected_classes)
     schema = Schema(table.numeric, table.categorical, label, class_names)
@@ -725,20 +828,28 @@ def load_csv(
         )
     else:
         test_path = str(test_path)
-        header, _, _ = _read_rows(test_path)
+        header = _read_header(test_path)
         expected = {*schema.features, label}
         if set(header) != expected:
-            raise ValueError(
+            raise ReadError(
                 f"{test_path} must have the columns of {table.path}: missing "
                 f"{sorted(expected - set(header))}, unexpected "
                 f"{sorted(set(header) - expected)}"
             )
         test_table = read_csv(
-            test_path, label, schema.categorical, schema.numeric, missing_values
+            test_path,
+            label,
+            schema.categorical,
+            schema.numeric,
+            missing_values,
+            class_names=class_names,
+            **policy,
         )
         test = Split(test_table.features, encode_labels(test_table, class_names))
         train, validation, _ = split_stratified(rows, validation_fraction, None, seed)
-    return TabularData(Path(path).name, schema, train, validation, test)
+    return TabularData(
+        Path(path).name, schema, train, validation, test, bad_rows.to_dict()
+    )
 
 
 def _from_arrays(

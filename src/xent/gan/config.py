@@ -86,6 +86,8 @@ class TrainConfig:
         early_stopping_patience: Unused (a GAN has no validation loss to
             monitor); must stay null.
         seed: The run's only seed (weights, noise, shuffling, splits).
+        deterministic: Turn on TensorFlow's op determinism for the process
+            (see the classification pipelines' `train.deterministic`).
     """
 
     epochs: int = 150
@@ -95,6 +97,7 @@ class TrainConfig:
     beta_1: float = 0.5
     early_stopping_patience: int | None = None
     seed: int = 0
+    deterministic: bool = False
 
     def __post_init__(self):
         if self.early_stopping_patience is not None:

@@ -102,6 +102,15 @@ class GAN(keras.Model):
         self.g_optimizer = g_optimizer
         self.loss_fn = loss
         self.real_loss_fn = loss if real_loss is None else real_loss
+        # Built now (both networks are built), as `apply_gradients` would on
+        # the first step: a resumed run restores their state before it
+        # (`xent.backup.TrainingBackup`).
+        for optimizer, network in (
+            (d_optimizer, self.discriminator),
+            (g_optimizer, self.generator),
+        ):
+            if not optimizer.built:
+                optimizer.build(network.trainable_weights)
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:

@@ -45,7 +45,8 @@ class ServerConfig:
             versions; 0 turns hot reload off.
         max_body_bytes: Largest REST request body and gRPC request message.
         grace_seconds: How long a stop waits for requests in flight.
-        grpc_workers: Threads answering gRPC calls.
+        grpc_workers: Threads running the model for gRPC calls when batching
+            is off (the calls themselves are answered on one event loop).
     """
 
     model_base: Path

@@ -439,6 +439,85 @@ def test_byte_order_mark_and_crlf(tmp_path):
     assert [r["site"] for r in rows] == ["a", "b"]
 
 
+def test_a_lone_carriage_return_ends_a_line(tmp_path):
+    path = _write(tmp_path, b"click,site,price\r1,a,1\r0,b,2\r\n1,c,oops\n")
+    rows = readers.iter_rows(path, _CSV_SCHEMA)
+    assert [next(rows)["site"], next(rows)["site"]] == ["a", "b"]
+    with pytest.raises(ReadError, match=r"clicks\.csv:4: column 'price'"):
+        next(rows)
+
+
+def test_malformed_csv_line_is_a_bad_row(tmp_path):
+    huge = "x" * 200_000  # Over the csv module's field size limit.
+    path = _write(tmp_path, f"click,site,price\n1,a,1\n0,{huge},2\n1,c,3\n")
+    with pytest.raises(ReadError, match=r"clicks\.csv:3: malformed line: field larger"):
+        list(readers.iter_rows(path, _CSV_SCHEMA))
+    counts = BadRows()
+    rows = list(
+        readers.iter_rows(path, _CSV_SCHEMA, on_bad_rows="skip", bad_rows=counts)
+    )
+    assert [r["site"] for r in rows] == ["a", "c"] and counts.count == 1
+
+
+@pytest.mark.parametrize("on_bad_rows", ["fail", "skip"])
+def test_a_first_line_that_is_not_utf8_always_fails(tmp_path, on_bad_rows):
+    # It decides the delimiter and the header, so it cannot be skipped.
+    path = _write(tmp_path, b"clic\xe9,site,price\n1,a,1\n")
+    with pytest.raises(ReadError, match=r"clicks\.csv:1: not UTF-8 text"):
+        list(readers.iter_rows(path, _CSV_SCHEMA, on_bad_rows=on_bad_rows))
+    with pytest.raises(ReadError, match=r"clicks\.csv:1: not UTF-8 text"):
+        readers.infer_schema(path, on_bad_rows=on_bad_rows)
+
+
+def test_only_malformed_rows_are_counted_not_called_empty(tmp_path):
+    # Found by the fuzz tests: these files were reported as having no rows.
+    for name, content, schema in [
+        ("h.csv", b"click,site,price\n1,\xff,2\n", _CSV_SCHEMA),
+        ("s.libsvm", b"1 3:\xff 7:1\n", _SVM_SCHEMA),
+    ]:
+        path = _write(tmp_path, content, name)
+        counts = BadRows()
+        rows = list(
+            readers.iter_rows(path, schema, on_bad_rows="skip", bad_rows=counts)
+        )
+        assert rows == [] and counts.count == 1, name
+
+
+def test_infer_schema_with_skip_leaves_malformed_sample_rows_out(tmp_path):
+    text = b"click,site,price\n1,a,1.5\nyes,b,2\n0,caf\xe9,3\n0,c,\n"
+    path = _write(tmp_path, text)
+    with pytest.raises(ReadError, match=r"clicks\.csv:4: not UTF-8"):
+        readers.infer_schema(path)
+    schema = readers.infer_schema(path, on_bad_rows="skip")
+    assert (schema.categorical, schema.numeric) == (("site",), ("price",))
+    counts = BadRows()
+    rows = list(readers.iter_rows(path, schema, on_bad_rows="skip", bad_rows=counts))
+    assert [r["site"] for r in rows] == ["a", "c"] and counts.count == 2
+    # A malformed libsvm line does not turn one-hot fields into a multi-value
+    # column.
+    svm = _write(tmp_path, b"1 3:1 7:1\n0 4:1 x7\n0 5:1 9:1\n", "d.libsvm")
+    assert readers.infer_schema(svm).multi_value == ("features",)
+    schema = readers.infer_schema(svm, on_bad_rows="skip")
+    assert schema.categorical == ("f0", "f1")
+    with pytest.raises(ValueError, match="on_bad_rows"):
+        readers.infer_schema(svm, on_bad_rows="ignore")
+
+
+def test_files_without_features(tmp_path):
+    # Found by the fuzz tests: these raised a ValueError without the file name.
+    path = _write(tmp_path, "click\n1\n")
+    with pytest.raises(ReadError, match=r"clicks\.csv: no feature columns besides"):
+        readers.infer_schema(path)
+    # libsvm lines of a label alone: one multi-value column without values.
+    path = _write(tmp_path, "1\n0\n", "labels.libsvm")
+    schema = readers.infer_schema(path)
+    assert schema.multi_value == ("features",)
+    assert [r["features"] for r in readers.iter_rows(path, schema)] == ["", ""]
+    path = _write(tmp_path, "\n:\n", "colon.libsvm")
+    with pytest.raises(ReadError, match=r"colon\.libsvm:2: label column 'label'"):
+        readers.infer_schema(path)
+
+
 # ---------------------------------------------------------------------------
 # The shared real data (skipped when ../shared/datasets is absent)
 

@@ -7,6 +7,8 @@ import re
 import numpy as np
 import pytest
 
+from xent.bad_rows import BadRows
+from xent.bad_rows import ReadError
 from xent.data import tabular
 from xent.data.tabular import DEFAULT_MISSING_VALUES
 from xent.data.tabular import Schema
@@ -210,6 +212,80 @@ def test_non_utf8_file_names_line_and_byte_offset(tmp_path):
         tabular.read_csv(path, "y")
     with pytest.raises(ValueError, match=r"Data file not found: .*nope\.csv"):
         tabular.read_csv(tmp_path / "nope.csv", "y")
+
+
+_BAD_ROWS = {
+    "column count": (b"1,a,0,extra", {}, r"expected 3 fields \(as in the header\)"),
+    "utf-8": (b"1,caf\xe9,0", {}, r"not UTF-8 text"),
+    "missing label": (b"1,a,NA", {}, r"missing label \(column 'y' is 'NA'\)"),
+    "number": (b"1.2.3,a,0", {"numeric": ["x"]}, r"column 'x' \(field 1\).*'1\.2\.3'"),
+    "class": (b"1,a,2", {"class_names": ("0", "1")}, r"label '2' .*\['0', '1'\]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_ROWS))
+def test_bad_row_fails_or_is_skipped_and_counted(tmp_path, case):
+    bad, kwargs, reason = _BAD_ROWS[case]
+    path = _write(tmp_path, b"x,c,y\n1,a,0\n" + bad + b"\n\n2,b,1\n")
+    with pytest.raises(ReadError, match=rf"^{re.escape(str(path))}:3: {reason}"):
+        tabular.read_csv(path, "y", **kwargs)
+    counts = BadRows()
+    table = tabular.read_csv(path, "y", on_bad_rows="skip", bad_rows=counts, **kwargs)
+    assert table.labels.tolist() == ["0", "1"] and table.lines.tolist() == [2, 5]
+    assert counts.count == 1 and counts.examples[0].startswith(f"{path}:3: ")
+
+
+def test_skipped_rows_are_bounded_over_both_files(tmp_path):
+    rows = [f"{i},{'ab'[i % 2]}" for i in range(40)]
+    rows[5] = "5"  # One malformed training row.
+    train = _write(tmp_path, _table(rows, "x,y"), "train.csv")
+    test = _write(tmp_path, "x,y\n1,a\n2,c\n3,b\n4\n", "test.csv")
+    data = tabular.load_csv(train, "y", test_path=test, on_bad_rows="skip")
+    assert len(data.train) + len(data.validation) == 39
+    assert data.test.labels.tolist() == [0, 1]
+    assert data.bad_rows == {
+        "count": 3,
+        "examples": [
+            f"{train}:7: expected 2 fields (as in the header), found 1",
+            f"{test}:3: label 'c' in column 'y' is not one of the training classes "
+            "['a', 'b']",
+            f"{test}:5: expected 2 fields (as in the header), found 1",
+        ],
+    }
+    assert data.summary()["bad_rows"] == data.bad_rows
+    with pytest.raises(ReadError, match=r"test\.csv: more than max_bad_rows=2"):
+        tabular.load_csv(train, "y", test_path=test, on_bad_rows="skip", max_bad_rows=2)
+    with pytest.raises(ReadError, match=r"train\.csv:7: expected 2 fields"):
+        tabular.load_csv(train, "y", test_path=test)
+    with pytest.raises(ValueError, match="argument on_bad_rows"):
+        tabular.load_csv(train, "y", on_bad_rows="drop")
+    with pytest.raises(ValueError, match="argument max_bad_rows"):
+        tabular.read_csv(train, "y", max_bad_rows=-1)
+    assert tabular.load_breast_cancer().bad_rows is None
+    assert "bad_rows" not in tabular.load_breast_cancer().summary()
+
+
+@pytest.mark.parametrize(
+    ("content", "pattern"),
+    [
+        (b"x,\xffy\n1,0\n", r"data\.csv:1: not UTF-8 text"),
+        (b"\n\n", r"data\.csv is empty"),
+        ("x,y\n1,0\n".encode("utf-16"), r"data\.csv:1: not UTF-8 text: .*UTF-16"),
+        (b"x,y\n\xff\n1\n", r"data\.csv has a header row but no data rows that "
+         r"could be read \(2 malformed rows skipped\)"),
+    ],
+)  # fmt: skip
+def test_file_problems_fail_whatever_the_policy(tmp_path, content, pattern):
+    path = _write(tmp_path, content)
+    with pytest.raises(ReadError, match=pattern):
+        tabular.read_csv(path, "y", on_bad_rows="skip")
+
+
+def test_lone_carriage_returns_and_blank_lines(tmp_path):
+    path = _write(tmp_path, b"x,y\r1,0\r  \r\n2,1\n\t\n3,0")
+    table = tabular.read_csv(path, "y")
+    assert table.labels.tolist() == ["0", "1", "0"]
+    assert table.lines.tolist() == [2, 4, 6]
 
 
 def test_byte_order_mark_is_ignored(tmp_path):
