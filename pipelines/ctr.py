@@ -219,11 +219,12 @@ class CTRTask(SupervisedTask):
         )
 
     def _files(self, config: CTRConfig) -> Prepared:
+        from xent.ctr import builder  # tensorflow-datasets: slow to import.
         from xent.ctr import readers
 
         cfg = config.data
         if cfg.source.startswith("tfds:"):
-            data = readers.load_tfds_clicks(
+            data = builder.load_tfds_clicks(
                 cfg.source.split(":", 1)[1],
                 validation_fraction=cfg.validation_fraction,
                 test_fraction=cfg.test_fraction,
@@ -242,7 +243,7 @@ class CTRTask(SupervisedTask):
                     separator=cfg.separator,
                     on_bad_rows=cfg.on_bad_rows,
                 )
-                data = readers.load_click_data(
+                data = builder.load_click_data(
                     cfg.source,
                     schema,
                     test_path=cfg.test_source,

@@ -38,8 +38,6 @@ import functools
 import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -714,74 +712,20 @@ def _ctr_rows(n: int, seed: int) -> list[dict[str, Any]]:
     return rows
 
 
-class _ServeProcess:
-    """`xent serve` in a subprocess on 127.0.0.1 with ports picked by the system."""
+def _serve_process(base: Path, max_batch_size: int, batch_timeout_ms: float):
+    """`xent serve` started in a subprocess (`wait_ready` before use)."""
+    from xent.serving.process import ServeProcess
 
-    def __init__(self, base: Path, max_batch_size: int, batch_timeout_ms: float):
-        self.lines: list[str] = []
-        self.rest_port = self.grpc_port = 0
-        self._ready = threading.Event()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "xent",
-                "serve",
-                "--model-base",
-                str(base),
-                "--port",
-                "0",
-                "--grpc-port",
-                "0",
-                "--poll-seconds",
-                "0",
-                "--max-batch-size",
-                str(max_batch_size),
-                "--batch-timeout-ms",
-                str(batch_timeout_ms),
-            ],  # fmt: skip
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        import re
-
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            if match := re.search(r"REST API listening on http://[^:]+:(\d+)", line):
-                self.rest_port = int(match[1])
-            elif match := re.search(r"gRPC API listening on [^:]+:(\d+)", line):
-                self.grpc_port = int(match[1])
-            elif "Serving " in line:
-                self._ready.set()
-        self._ready.set()
-
-    def wait_ready(self, timeout: float = 600.0) -> None:
-        if not self._ready.wait(timeout) or not (self.rest_port and self.grpc_port):
-            raise RuntimeError("xent serve did not start:\n" + "".join(self.lines))
-
-    def cpu_seconds(self) -> float | None:
-        """User + system CPU time of the server so far (None without /proc)."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text()
-        except OSError:
-            return None
-        utime, stime = fields.rsplit(")", 1)[1].split()[11:13]
-        return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+    return ServeProcess(
+        base,
+        "--poll-seconds",
+        "0",
+        "--max-batch-size",
+        str(max_batch_size),
+        "--batch-timeout-ms",
+        str(batch_timeout_ms),
+        wait=False,
+    )
 
 
 def _direct_client(fn, rows: list[dict]) -> Callable[[int], Any]:
@@ -995,15 +939,15 @@ def run_serving(config: ServingConfig) -> dict:
             example_instances=rows[:1],
         )
         servers = {
-            "off": _ServeProcess(base, 1, 0.0),
-            "on": _ServeProcess(base, config.max_batch_size, config.batch_timeout_ms),
+            "off": _serve_process(base, 1, 0.0),
+            "on": _serve_process(base, config.max_batch_size, config.batch_timeout_ms),
         }
         try:
             fn = tf.saved_model.load(str(base / "ctr" / "1")).signatures[
                 "serving_default"
             ]
             for server in servers.values():
-                server.wait_ready()
+                server.wait_ready(600.0)
             runs = [("direct", "-", None, functools.partial(_direct_client, fn, rows))]
             for batching, server in servers.items():
                 runs += [

@@ -700,7 +700,45 @@ def load_click_data(
     max_bad_rows: int = 100,
     shuffle_buffer: int = 100_000,
 ) -> ClickData:
-    """See `xent.ctr.readers.load_click_data` (this is its implementation)."""
+    """Prepares a click log once into TFRecord shards and streams it.
+
+    The first call parses the file(s) with `iter_rows` through the
+    tensorflow-datasets builder `xent.ctr.builder.ClickLogBuilder` and writes
+    the shards and the training statistics; later calls with the same file
+    content (SHA-256 of the bytes), schema and split settings read the cached
+    shards without parsing. The cache lives in
+    `data_dir/xent_click_log/<hash>/<version>/`; `data_dir` defaults to
+    `$XENT_CACHE`, else `~/.cache/xent/ctr`.
+
+    Splits are assigned per row by a seeded hash of the row's line number, so
+    they are random (not contiguous blocks of a time-ordered file),
+    deterministic for a seed and stable whatever rows are skipped. Without
+    `test_path`, a row is test with probability `test_fraction` and
+    validation with probability `validation_fraction` (both fractions of all
+    rows); with `test_path`, that file is the test split and a row of `path`
+    is validation with probability `validation_fraction`.
+
+    Args:
+        path: The click log (training rows, and all rows without `test_path`).
+        schema: Its columns (e.g. from `infer_schema`); also used for
+            `test_path`.
+        test_path: Optional file of test rows.
+        validation_fraction: See above; in `[0, 1)`.
+        test_fraction: See above; in `[0, 1)`, unused with `test_path`.
+        seed: Split and shuffle seed.
+        batch_size: Rows per batch of the streams.
+        data_dir: The cache root (see above).
+        on_bad_rows: `"fail"` or `"skip"` (see `iter_rows`).
+        max_bad_rows: See `iter_rows`; counts all files and splits together.
+        shuffle_buffer: Rows in the train stream's shuffle buffer.
+
+    Returns:
+        The prepared data.
+
+    Raises:
+        ReadError: As `iter_rows`, while preparing.
+        ValueError: On invalid fractions, batch size or policy.
+    """
     _check_fractions(
         validation_fraction, 0.0 if test_path else test_fraction, batch_size
     )

@@ -10,8 +10,8 @@ columns in three roles, described by a `ClickSchema`:
 
 `infer_schema` sniffs the format, the header and the roles from the start of
 a file; `iter_rows` streams the rows of a file as dicts (the file is never read
-whole); `load_click_data` prepares a file once into TFRecord shards (through
-the tensorflow-datasets builder in `xent.ctr.builder`) and returns batched
+whole); `xent.ctr.builder.load_click_data` prepares a file once into TFRecord
+shards (through a tensorflow-datasets builder) and returns batched
 `tf.data` streams plus the training-split statistics a CTR preprocessor needs.
 
 Formats (`FORMATS`):
@@ -102,8 +102,6 @@ __all__ = [
     "ReadError",
     "infer_schema",
     "iter_rows",
-    "load_click_data",
-    "load_tfds_clicks",
 ]
 
 FORMATS = ("auto", "csv", "tsv", "criteo", "avazu", "libsvm")
@@ -1175,140 +1173,3 @@ class ClickData:
     numeric_stats: dict[str, dict[str, Any]]
     bad_rows: dict[str, Any]
     cache_dir: str
-
-
-def load_click_data(
-    path: str | PathLike[str],
-    schema: ClickSchema,
-    test_path: str | PathLike[str] | None = None,
-    validation_fraction: float = 0.1,
-    test_fraction: float = 0.1,
-    seed: int = 0,
-    batch_size: int = 1024,
-    data_dir: str | PathLike[str] | None = None,
-    on_bad_rows: str = "fail",
-    max_bad_rows: int = 100,
-    shuffle_buffer: int = 100_000,
-) -> ClickData:
-    """Prepares a click log once into TFRecord shards and streams it.
-
-    The first call parses the file(s) with `iter_rows` through the
-    tensorflow-datasets builder `xent.ctr.builder.ClickLogBuilder` and writes
-    the shards and the training statistics; later calls with the same file
-    content (SHA-256 of the bytes), schema and split settings read the cached
-    shards without parsing. The cache lives in
-    `data_dir/xent_click_log/<hash>/<version>/`; `data_dir` defaults to
-    `$XENT_CACHE`, else `~/.cache/xent/ctr`.
-
-    Splits are assigned per row by a seeded hash of the row's line number, so
-    they are random (not contiguous blocks of a time-ordered file),
-    deterministic for a seed and stable whatever rows are skipped. Without
-    `test_path`, a row is test with probability `test_fraction` and
-    validation with probability `validation_fraction` (both fractions of all
-    rows); with `test_path`, that file is the test split and a row of `path`
-    is validation with probability `validation_fraction`.
-
-    Args:
-        path: The click log (training rows, and all rows without `test_path`).
-        schema: Its columns (e.g. from `infer_schema`); also used for
-            `test_path`.
-        test_path: Optional file of test rows.
-        validation_fraction: See above; in `[0, 1)`.
-        test_fraction: See above; in `[0, 1)`, unused with `test_path`.
-        seed: Split and shuffle seed.
-        batch_size: Rows per batch of the streams.
-        data_dir: The cache root (see above).
-        on_bad_rows: `"fail"` or `"skip"` (see `iter_rows`).
-        max_bad_rows: See `iter_rows`; counts all files and splits together.
-        shuffle_buffer: Rows in the train stream's shuffle buffer.
-
-    Returns:
-        The prepared data.
-
-    Raises:
-        ReadError: As `iter_rows`, while preparing.
-        ValueError: On invalid fractions, batch size or policy.
-    """
-    from xent.ctr import builder  # tensorflow-datasets is slow to import.
-
-    return builder.load_click_data(
-        path,
-        schema,
-        test_path=test_path,
-        validation_fraction=validation_fraction,
-        test_fraction=test_fraction,
-        seed=seed,
-        batch_size=batch_size,
-        data_dir=data_dir,
-        on_bad_rows=on_bad_rows,
-        max_bad_rows=max_bad_rows,
-        shuffle_buffer=shuffle_buffer,
-    )
-
-
-def load_tfds_clicks(
-    name: str,
-    label_key: str | None = None,
-    label_threshold: float | None = None,
-    categorical: Sequence[str] | None = None,
-    numeric: Sequence[str] | None = None,
-    multi_value: Sequence[str] | None = None,
-    separator: str = "|",
-    split: str = "train",
-    tfds_data_dir: str | PathLike[str] | None = None,
-    download: bool = False,
-    validation_fraction: float = 0.1,
-    test_fraction: float = 0.1,
-    seed: int = 0,
-    batch_size: int = 1024,
-    data_dir: str | PathLike[str] | None = None,
-    shuffle_buffer: int = 100_000,
-) -> ClickData:
-    """A tensorflow-datasets catalog data set as click data.
-
-    See `xent.ctr.builder.load_tfds_clicks` for the presets (e.g.
-    `movielens/100k-ratings`: a rating >= 4 is a click) and the conversion.
-
-    Args:
-        name: The catalog name, e.g. `"movielens/100k-ratings"` (a `tfds:`
-            prefix is allowed).
-        label_key: The label feature (default from the preset).
-        label_threshold: `label = value >= threshold` (else the label must be
-            boolean or 0/1).
-        categorical: Scalar features read as strings.
-        numeric: Scalar float features.
-        multi_value: List features, joined by `separator`.
-        separator: The separator of multi-value fields.
-        split: The catalog split to read (then split by fractions).
-        tfds_data_dir: Where the catalog data set is stored.
-        download: Whether tfds may download and prepare it.
-        validation_fraction: As in `load_click_data`.
-        test_fraction: As in `load_click_data`.
-        seed: Split and shuffle seed.
-        batch_size: Rows per batch.
-        data_dir: The cache root, as in `load_click_data`.
-        shuffle_buffer: Rows in the train stream's shuffle buffer.
-
-    Returns:
-        The prepared data.
-    """
-    from xent.ctr import builder  # tensorflow-datasets is slow to import.
-
-    return builder.load_tfds_clicks(
-        name,
-        label_key=label_key,
-        label_threshold=label_threshold,
-        categorical=categorical,
-        numeric=numeric,
-        multi_value=multi_value,
-        separator=separator,
-        split=split,
-        tfds_data_dir=tfds_data_dir,
-        download=download,
-        validation_fraction=validation_fraction,
-        test_fraction=test_fraction,
-        seed=seed,
-        batch_size=batch_size,
-        data_dir=data_dir,
-        shuffle_buffer=shuffle_buffer,
-    )

@@ -74,7 +74,7 @@ def log(tmp_path):
 
 def test_streams_have_dtypes_shapes_and_all_rows(tmp_path, log):
     path, expected = log
-    data = readers.load_click_data(path, SCHEMA, batch_size=32, data_dir=tmp_path / "c")
+    data = builder.load_click_data(path, SCHEMA, batch_size=32, data_dir=tmp_path / "c")
     assert data.name == "clicks.csv" and data.schema == SCHEMA
     assert sum(data.rows.values()) == 400
     assert all(n > 0 for n in data.rows.values())
@@ -105,7 +105,7 @@ def test_streams_have_dtypes_shapes_and_all_rows(tmp_path, log):
 
 def test_statistics_match_numpy_on_the_train_rows(tmp_path, log):
     path, _ = log
-    data = readers.load_click_data(path, SCHEMA, data_dir=tmp_path / "c", seed=3)
+    data = builder.load_click_data(path, SCHEMA, data_dir=tmp_path / "c", seed=3)
     train = _rows_of(data.streams["train"](), SCHEMA)
     assert len(train) == data.rows["train"]
     for column in ("site", "slot"):
@@ -149,7 +149,7 @@ def test_reservoir_quantiles_of_a_long_column(monkeypatch):
 
 def test_second_call_reads_the_cache(tmp_path, log, monkeypatch):
     path, _ = log
-    first = readers.load_click_data(path, SCHEMA, data_dir=tmp_path / "c")
+    first = builder.load_click_data(path, SCHEMA, data_dir=tmp_path / "c")
 
     def fail(self, split):
         raise AssertionError("the file was parsed again")
@@ -157,7 +157,7 @@ def test_second_call_reads_the_cache(tmp_path, log, monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(builder.ClickLogBuilder, "_generate_examples", fail)
         patch.setattr(readers, "_iter_numbered", fail)
-        second = readers.load_click_data(path, SCHEMA, data_dir=tmp_path / "c")
+        second = builder.load_click_data(path, SCHEMA, data_dir=tmp_path / "c")
     assert second.cache_dir == first.cache_dir
     assert (second.rows, second.positives) == (first.rows, first.positives)
     assert second.value_counts == first.value_counts
@@ -166,10 +166,10 @@ def test_second_call_reads_the_cache(tmp_path, log, monkeypatch):
         map(_key, _rows_of(first.streams["validation"](), SCHEMA))
     )
     # Another seed, or changed content under the same name, is another cache.
-    other_seed = readers.load_click_data(path, SCHEMA, data_dir=tmp_path / "c", seed=1)
+    other_seed = builder.load_click_data(path, SCHEMA, data_dir=tmp_path / "c", seed=1)
     assert other_seed.cache_dir != first.cache_dir
     _write_log(path, n=401)
-    changed = readers.load_click_data(path, SCHEMA, data_dir=tmp_path / "c")
+    changed = builder.load_click_data(path, SCHEMA, data_dir=tmp_path / "c")
     assert changed.cache_dir != first.cache_dir
     assert sum(changed.rows.values()) == 401
 
@@ -178,14 +178,14 @@ def test_cache_root_from_environment(tmp_path, log, monkeypatch):
     path, _ = log
     monkeypatch.setenv("XENT_CACHE", str(tmp_path / "env"))
     assert builder.default_cache_dir() == tmp_path / "env"
-    data = readers.load_click_data(path, SCHEMA)
+    data = builder.load_click_data(path, SCHEMA)
     assert data.cache_dir.startswith(str(tmp_path / "env" / "xent_click_log"))
 
 
 def test_test_file_is_the_test_split(tmp_path, log):
     path, train_rows = log
     test_path, test_rows = _write_log(tmp_path / "test.csv", n=57, start=1000)
-    data = readers.load_click_data(
+    data = builder.load_click_data(
         path, SCHEMA, test_path=test_path, validation_fraction=0.2, data_dir=tmp_path
     )
     assert data.rows["test"] == 57
@@ -215,7 +215,7 @@ def test_split_assignment_is_seeded_and_per_row():
 
 def test_train_stream_is_reshuffled_each_epoch(tmp_path, log):
     path, _ = log
-    data = readers.load_click_data(
+    data = builder.load_click_data(
         path, SCHEMA, data_dir=tmp_path, batch_size=64, shuffle_buffer=100
     )
     dataset = data.streams["train"]()
@@ -237,8 +237,8 @@ def test_bad_rows_skipped_or_failing(tmp_path):
         + "".join(f"{i % 2},s,1,{'x' if i in (3, 30) else i},a\n" for i in range(60))
     )
     with pytest.raises(ReadError, match=re.escape(f"{path}:5: column 'price'")):
-        readers.load_click_data(path, SCHEMA, data_dir=tmp_path / "c")
-    data = readers.load_click_data(
+        builder.load_click_data(path, SCHEMA, data_dir=tmp_path / "c")
+    data = builder.load_click_data(
         path, SCHEMA, data_dir=tmp_path / "c", on_bad_rows="skip", max_bad_rows=2
     )
     assert sum(data.rows.values()) == 58
@@ -248,29 +248,29 @@ def test_bad_rows_skipped_or_failing(tmp_path):
         for line in (5, 32)
     )
     with pytest.raises(ReadError, match="more than max_bad_rows=1"):
-        readers.load_click_data(
+        builder.load_click_data(
             path, SCHEMA, data_dir=tmp_path / "c", on_bad_rows="skip", max_bad_rows=1
         )
 
 
 def test_empty_split_and_argument_checks(tmp_path, log):
     path, _ = log
-    data = readers.load_click_data(
+    data = builder.load_click_data(
         path, SCHEMA, validation_fraction=0.0, test_fraction=0.0, data_dir=tmp_path
     )
     assert data.rows == {"train": 400, "validation": 0, "test": 0}
     assert list(data.streams["test"]()) == []
     assert data.streams["test"]().element_spec == data.streams["train"]().element_spec
     with pytest.raises(ValueError, match="validation_fraction"):
-        readers.load_click_data(
+        builder.load_click_data(
             path, SCHEMA, validation_fraction=1.0, data_dir=tmp_path
         )
     with pytest.raises(ValueError, match="leaves no training rows"):
-        readers.load_click_data(
+        builder.load_click_data(
             path, SCHEMA, validation_fraction=0.5, test_fraction=0.5, data_dir=tmp_path
         )
     with pytest.raises(ReadError, match="not found"):
-        readers.load_click_data(tmp_path / "nope.csv", SCHEMA, data_dir=tmp_path)
+        builder.load_click_data(tmp_path / "nope.csv", SCHEMA, data_dir=tmp_path)
 
 
 def test_libsvm_file_through_the_builder(tmp_path):
@@ -278,7 +278,7 @@ def test_libsvm_file_through_the_builder(tmp_path):
     lines = [f"{1 if i % 3 else -1} {i % 5}:1 {10 + i % 4}:1" for i in range(100)]
     path.write_text("\n".join(lines) + "\n")
     schema = readers.infer_schema(path, categorical=["user", "item"])
-    data = readers.load_click_data(path, schema, data_dir=tmp_path, batch_size=1000)
+    data = builder.load_click_data(path, schema, data_dir=tmp_path, batch_size=1000)
     assert sum(data.rows.values()) == 100
     assert sum(data.positives.values()) == sum(1 for i in range(100) if i % 3)
     train = _rows_of(data.streams["train"](), schema)
@@ -346,7 +346,7 @@ def test_tfds_movielens_with_known_examples(tmp_path):
         return tf.data.Dataset.from_tensor_slices(columns)
 
     with _mock_catalog(as_dataset_fn=as_dataset):
-        data = readers.load_tfds_clicks(
+        data = builder.load_tfds_clicks(
             "tfds:movielens/100k-ratings", data_dir=tmp_path, batch_size=16
         )
         genre_names = (
@@ -399,7 +399,7 @@ def test_tfds_movielens_with_known_examples(tmp_path):
 
 def test_tfds_mock_data_random_examples(tmp_path):
     with _mock_catalog(num_examples=50):
-        data = readers.load_tfds_clicks(
+        data = builder.load_tfds_clicks(
             "movielens/100k-ratings",
             label_key="user_gender",  # Random booleans: both classes.
             data_dir=tmp_path,
@@ -416,7 +416,7 @@ def test_tfds_mock_data_random_examples(tmp_path):
     features, labels = next(iter(data.streams["train"]()))
     assert labels.dtype == tf.int64 and features["raw_user_age"].dtype == tf.float32
     with _mock_catalog(num_examples=5), pytest.raises(ReadError, match="unknown label"):
-        readers.load_tfds_clicks(
+        builder.load_tfds_clicks(
             "movielens/100k-ratings", label_key="x", data_dir=tmp_path
         )
 
@@ -430,10 +430,10 @@ def test_frappe_test_file_prepared_and_cached(shared_datasets, tmp_path):
     path = shared_datasets / "frappe" / "frappe.test.libfm"
     schema = readers.infer_schema(path)
     assert len(schema.categorical) == 10
-    data = readers.load_click_data(path, schema, data_dir=tmp_path)
+    data = builder.load_click_data(path, schema, data_dir=tmp_path)
     assert sum(data.rows.values()) == 28_860
     assert sum(data.positives.values()) == 9_536
-    again = readers.load_click_data(path, schema, data_dir=tmp_path)
+    again = builder.load_click_data(path, schema, data_dir=tmp_path)
     assert again.rows == data.rows and again.cache_dir == data.cache_dir
     batches = sum(1 for _ in data.streams["validation"]())
     assert batches == math.ceil(data.rows["validation"] / 1024)

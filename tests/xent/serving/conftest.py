@@ -13,12 +13,6 @@ from __future__ import annotations
 import csv
 import http.client
 import json
-import queue
-import re
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -151,77 +145,6 @@ class Rest:
 
     def close(self) -> None:
         self.conn.close()
-
-
-class ServeProcess:
-    """`xent serve` in a subprocess on loopback, ports picked by the system."""
-
-    def __init__(self, base: Path, *args: str):
-        self.lines: list[str] = []
-        self._new = queue.Queue()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "xent",
-                "serve",
-                "--model-base",
-                str(base),
-                "--port",
-                "0",
-                "--grpc-port",
-                "0",
-                *args,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self.rest_port = int(
-            self.wait_for(r"REST API listening on http://127\.0\.0\.1:(\d+)")[1]
-        )
-        self.grpc_port = int(
-            self.wait_for(r"gRPC API listening on 127\.0\.0\.1:(\d+)")[1]
-        )
-        self.wait_for(r"Serving ")
-
-    def _read(self) -> None:
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            self._new.put(line)
-        self._new.put(None)
-
-    def wait_for(self, pattern: str, timeout: float = 120.0) -> re.Match:
-        """Waits for a stderr line matching `pattern` (also already read)."""
-        regex = re.compile(pattern)
-        for line in list(self.lines):
-            if match := regex.search(line):
-                return match
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self._new.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(
-                    f"no {pattern!r} in {''.join(self.lines)}"
-                ) from None
-            if line is None:
-                raise AssertionError(
-                    f"xent serve exited ({self.proc.wait()}): {''.join(self.lines)}"
-                )
-            if match := regex.search(line):
-                return match
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            return self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
 
 
 def start_server(base: Path, **overrides):
