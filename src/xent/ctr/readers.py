@@ -275,6 +275,23 @@ def _label_parser(name: str, threshold: float | None) -> Callable[[str], int]:
     return parse
 
 
+def _libsvm_token(token: str) -> tuple[str, float]:
+    """`idx:val` as `(idx, val)`.
+
+    Raises:
+        _RowError: Naming the token, when it is not `digits:number`.
+    """
+    idx, colon, value = token.partition(":")
+    if not colon or not idx.isdigit() or not idx.isascii():
+        raise _RowError(f"bad token {token!r}: expected idx:val")
+    if value == "1":
+        return idx, 1.0
+    number = _parse_float(value)
+    if number is None:
+        raise _RowError(f"bad token {token!r}: expected idx:val")
+    return idx, number
+
+
 def _parse_float(text: str) -> float | None:
     if "_" in text:  # Python accepts "1_000"; a data file means something else.
         return None
@@ -454,32 +471,20 @@ def _libsvm_rows(
                         f"{len(tokens) - 1}"
                     )
                 for name, token in zip(fields, tokens[1:], strict=True):
-                    idx, colon, value = token.partition(":")
-                    if not colon or not idx.isdigit() or not idx.isascii():
-                        raise _RowError(f"bad token {token!r}: expected idx:val")
-                    if value != "1":
-                        number_value = _parse_float(value)
-                        if number_value is None:
-                            raise _RowError(f"bad token {token!r}: expected idx:val")
-                        if number_value != 1.0:
-                            raise _RowError(
-                                f"field {name!r} has the value {value!r} in "
-                                f"{token!r}; one-hot fields take the value 1"
-                            )
+                    idx, number_value = _libsvm_token(token)
+                    if number_value != 1.0:
+                        raise _RowError(
+                            f"field {name!r} has the value "
+                            f"{token.partition(':')[2]!r} in {token!r}; one-hot "
+                            "fields take the value 1"
+                        )
                     row[name] = idx
             else:
                 present = []
                 for token in tokens[1:]:
-                    idx, colon, value = token.partition(":")
-                    if not colon or not idx.isdigit() or not idx.isascii():
-                        raise _RowError(f"bad token {token!r}: expected idx:val")
-                    if value != "1":
-                        number_value = _parse_float(value)
-                        if number_value is None:
-                            raise _RowError(f"bad token {token!r}: expected idx:val")
-                        if number_value == 0.0:
-                            continue
-                    present.append(idx)
+                    idx, number_value = _libsvm_token(token)
+                    if number_value != 0.0:
+                        present.append(idx)
                 row[multi] = join(present)
         except _RowError as err:
             reject(number, str(err))
@@ -886,12 +891,11 @@ def _is_libsvm_row(tokens: list[str], parse_label: Callable[[str], int]) -> bool
         parse_label(tokens[0])
     except _RowError:
         return False
-    for token in tokens[1:]:
-        idx, colon, value = token.partition(":")
-        if not (colon and idx.isascii() and idx.isdigit()):
-            return False
-        if _parse_float(value) is None:
-            return False
+    try:
+        for token in tokens[1:]:
+            _libsvm_token(token)
+    except _RowError:
+        return False
     return True
 
 
