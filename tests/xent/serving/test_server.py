@@ -41,6 +41,17 @@ def served(ctr_base):
     assert process.stop() == 0
 
 
+def _run_clients(client) -> float:
+    """Runs `client(k)` for k < CLIENTS in threads; the wall time in seconds."""
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
+
+
 def _percentiles(seconds):
     p50, p99 = np.percentile(np.asarray(seconds) * 1e3, [50, 99])
     return p50, p99
@@ -77,13 +88,7 @@ def test_rest_load_16_clients_x_2000_requests(served, ctr_reference, capsys):
             latencies.extend(mine)
             statuses.update(seen)
 
-    start = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
+    elapsed = _run_clients(client)
 
     bad = CLIENTS * (REQUESTS // BAD_EVERY)
     assert statuses == {("good", 200): CLIENTS * REQUESTS - bad, ("bad", 400): bad}
@@ -135,13 +140,7 @@ def test_grpc_load_16_clients(served, ctr_reference, capsys):
             latencies.extend(mine)
             codes.update(seen)
 
-    start = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
+    elapsed = _run_clients(client)
     assert codes == {"ok": CLIENTS * per_client}
     p50, p99 = _percentiles(latencies)
     with capsys.disabled():
