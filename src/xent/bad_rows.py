@@ -78,6 +78,19 @@ class BadRows:
         return {"count": self.count, "examples": list(self.examples)}
 
 
+def check_config_bound(max_bad_rows: int) -> None:
+    """Refuses a negative `data.max_bad_rows` (a config field).
+
+    Raises:
+        ValueError: Naming the field.
+    """
+    if max_bad_rows < 0:
+        raise ValueError(
+            "Invalid value for data.max_bad_rows: expected an integer >= 0, "
+            f"received {max_bad_rows!r}"
+        )
+
+
 def check_policy(on_bad_rows: str, max_bad_rows: int) -> None:
     """Raises `ValueError` naming the argument if the policy is invalid."""
     if on_bad_rows not in ON_BAD_ROWS:

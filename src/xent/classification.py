@@ -14,6 +14,7 @@ from typing import Literal
 import keras
 import numpy as np
 
+from xent import bad_rows as bad_rows_lib
 from xent import evaluation
 from xent import losses
 from xent.config import ConfigError
@@ -80,11 +81,7 @@ class DataConfig:
     max_bad_rows: int = 100
 
     def __post_init__(self):
-        if self.max_bad_rows < 0:
-            raise ValueError(
-                "Invalid value for data.max_bad_rows: expected an integer >= 0, "
-                f"received {self.max_bad_rows!r}"
-            )
+        bad_rows_lib.check_config_bound(self.max_bad_rows)
 
 
 @dataclasses.dataclass(frozen=True)
