@@ -180,7 +180,12 @@ class CTRTask(SupervisedTask):
             train.columns, log.categorical, log.numeric
         )
         pre, specs, feature_summary = features_lib.build_ctr_preprocessor(
-            log.categorical, log.numeric, counts, stats, self._features(config)
+            log.categorical,
+            log.numeric,
+            counts,
+            stats,
+            config.features,
+            crossed_counts=_crossed_counts(config, [train.columns], log.categorical),
         )
         names = feature_summary["input_names"]
         splits = {
@@ -265,9 +270,14 @@ class CTRTask(SupervisedTask):
             schema.numeric,
             data.value_counts,
             data.numeric_stats,
-            self._features(config),
+            config.features,
             multi_value=schema.multi_value,
             separator=schema.separator,
+            crossed_counts=_crossed_counts(
+                config,
+                (x for x, _ in data.streams["train"]()),
+                schema.categorical,
+            ),
         )
         names = feature_summary["input_names"]
         renamed = _renamer(names)
@@ -310,9 +320,6 @@ class CTRTask(SupervisedTask):
                 "input_names": names,
             },
         )
-
-    def _features(self, config: CTRConfig) -> features_lib.FeatureConfig:
-        return config.features
 
     # ---- model -------------------------------------------------------------
     def build_model(self, config: CTRConfig, feature_shape, data: Prepared):
@@ -452,6 +459,18 @@ class CTRTask(SupervisedTask):
             if len(rows) == 3:
                 break
         return rows or None
+
+
+def _crossed_counts(config: CTRConfig, batches, categorical) -> dict | None:
+    """Training value counts of the configured crosses (one pass), or None."""
+    crosses = config.features.crosses
+    if not crosses:
+        return None
+    try:
+        features_lib.check_crosses(crosses, categorical)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    return features_lib.cross_counts(batches, crosses)
 
 
 def _summary(rows, positives, categorical, numeric, multi_value, feature_summary):

@@ -27,6 +27,10 @@ cancer) and multiclass (digits) pipelines over seeds 0, 1 and 2 and records
 their test metrics next to the scikit-learn baselines of the same runs, with
 the goals: binary AUC at least logistic regression's, multiclass accuracy
 >= 0.990; see `run_quality`.
+
+The `ctr` benchmark (`--only ctr`) trains our DeepFM on a click log streamed
+from a file against DeepCTR's DeepFM (in its own virtualenv) on the same
+preprocessed data, and times the input pipeline alone; see `xent.ctr.bench`.
 """
 
 from __future__ import annotations
@@ -75,7 +79,7 @@ __all__ = [
     "write_report",
 ]
 
-BENCHMARKS = ("loss_step", "serving", "quality")
+BENCHMARKS = ("loss_step", "serving", "quality", "ctr")
 
 _IMPLEMENTATIONS = ("ours", "builtin")
 _MODELS = ("mlp", "small_cnn")
@@ -1384,6 +1388,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = run_loss_step(config)
         elif name == "quality":
             report = run_quality(build_quality_config(quick=args.quick))
+        elif name == "ctr":
+            from xent.ctr import bench as ctr_bench
+
+            report = ctr_bench.run_ctr(ctr_bench.build_ctr_config(quick=args.quick))
         else:
             report = run_serving(build_serving_config(quick=args.quick))
         path = write_report(args.out, report)

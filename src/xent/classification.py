@@ -189,6 +189,17 @@ class TrainConfig:
             process): deterministic kernels or an error for ops that have
             none. Needed for repeatable runs on a GPU; on a CPU the same seed
             already gives the same metrics bit for bit.
+        steps_per_execution: Training steps run per call into TensorFlow
+            (Keras' `steps_per_execution`): fewer Python round trips per
+            step for small models; batch-level callbacks then see every
+            N-th step. An epoch's rows are then spread evenly over a
+            multiple of N batches of at most `batch_size` rows (see
+            `xent.supervised.even_batches`).
+        jit_compile: Compile the training step with XLA (Keras'
+            `jit_compile`): fused kernels, one compilation per batch shape.
+            Under a distribution strategy other than `default` both are
+            left at Keras' defaults (1 and false): the multi-worker step
+            patch (`xent.distribute.prepare_model`) is written for those.
     """
 
     epochs: int = 30
@@ -200,12 +211,19 @@ class TrainConfig:
     strategy: Literal["default", "mirrored", "multi_worker"] = "default"
     ema_momentum: float | None = None
     deterministic: bool = False
+    steps_per_execution: int = 1
+    jit_compile: bool = False
 
     def __post_init__(self):
         if self.ema_momentum is not None and not 0.0 < self.ema_momentum < 1.0:
             raise ValueError(
                 "Invalid value for train.ema_momentum. Expected a number in "
                 f"(0, 1) or null. Received: {self.ema_momentum!r}"
+            )
+        if self.steps_per_execution < 1:
+            raise ValueError(
+                "Invalid value for train.steps_per_execution. Expected an "
+                f"integer >= 1. Received: {self.steps_per_execution!r}"
             )
 
 

@@ -76,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     ):
         train.add_argument(flag, metavar="A,B,...", help=f"{what}, comma-separated")
     train.add_argument(
+        "--cross",
+        metavar="A:B[,C:D]",
+        help="ctr: crossed categorical fields, e.g. user:item (features.crosses)",
+    )
+    train.add_argument(
         "--on-bad-rows",
         choices=("fail", "skip"),
         help="data files: fail at the first malformed row (default) or skip "
@@ -206,6 +211,25 @@ def _train(args) -> int:
         if value is not None:
             columns = [c.strip() for c in value.split(",") if c.strip()]
             overrides.append(f"data.{key}={json.dumps(columns)}")
+    if args.cross is not None:
+        if not hasattr(task.config_class(), "features") or not hasattr(
+            task.config_class().features, "crosses"
+        ):
+            raise config_lib.ConfigError(
+                f"--cross applies to the ctr task; {args.task} has no crossed features"
+            )
+        crosses = []
+        for part in args.cross.split(","):
+            if not part.strip():
+                continue
+            columns = [c.strip() for c in part.split(":")]
+            if len(columns) < 2 or not all(columns):
+                raise config_lib.ConfigError(
+                    f"Invalid value for --cross: {part.strip()!r} (expected "
+                    "columns joined by ':', e.g. user:item)"
+                )
+            crosses.append(columns)
+        overrides.append(f"features.crosses={json.dumps(crosses)}")
     for flag, key in (
         ("--on-bad-rows", "on_bad_rows"),
         ("--max-bad-rows", "max_bad_rows"),

@@ -116,10 +116,14 @@ class SupervisedTask:
 
     def create_model(self, config, data: Prepared) -> keras.Model:
         model = self.build_model(config, _feature_shape(data), data)
+        train = config.train
+        single = getattr(train, "strategy", "default") == "default"
         model.compile(
-            optimizer=_optimizer(config.train),
+            optimizer=_optimizer(train),
             loss=self.build_losses(config, data),
             metrics=self.build_metrics(config, data),
+            steps_per_execution=train.steps_per_execution if single else 1,
+            jit_compile=train.jit_compile if single else False,
         )
         return model
 
@@ -171,8 +175,22 @@ class SupervisedTask:
                 if distributed
                 else (val[0], val_targets)
             )
+        rows = (
+            len(train[1])
+            if not callable(train)
+            else data.summary.get("rows", {}).get("train")
+        )
+        sizes = even_batches(rows, cfg.batch_size, model.steps_per_execution)
+        if sizes is not None:
+            train_data = train_data.rebatch(sizes)
         # Epoch k sees iteration k of the pipeline, from any initial epoch.
         train_data, steps = backup_lib.resumable_epochs(train_data, initial_epoch)
+        if sizes is not None and steps != len(sizes):
+            raise RuntimeError(
+                f"The training split has {steps} batches of the sizes planned for "
+                f"{len(sizes)}: its row count ({rows}) is not the pipeline's"
+            )
+        _fit_steps_per_execution(model, steps)
         val_batch = cfg.batch_size if isinstance(val_data, tuple) else None
         history = model.fit(
             train_data,
@@ -251,6 +269,50 @@ def _predict(model: keras.Model, x: Any, batch_size: int = 4096) -> np.ndarray:
         x = tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
         return _stack(model.predict(x, verbose=0))
     return _stack(model.predict(x, batch_size=batch_size, verbose=0))
+
+
+def even_batches(rows: int | None, batch_size: int, steps_per_execution: int):
+    """Batch sizes that spread an epoch over a multiple of
+    `steps_per_execution` batches, each of at most `batch_size` rows.
+
+    Keras 3.15 runs whole chunks of `steps_per_execution` steps, so an epoch
+    of `ceil(rows / batch_size)` batches that is not a multiple would run
+    into the next epoch's batches. `rows` is spread evenly instead (sizes
+    differ by at most one row). None when there is nothing to change (one
+    step per execution, an epoch already a multiple, or `rows` unknown).
+    """
+    if rows is None or rows < 1 or steps_per_execution <= 1:
+        return None
+    steps = -(-rows // batch_size)
+    if steps % steps_per_execution == 0:
+        return None
+    steps = -(-steps // steps_per_execution) * steps_per_execution
+    if steps > rows:  # Fewer rows than steps: one row per batch is not useful.
+        return None
+    base, extra = divmod(rows, steps)
+    return [base + 1] * extra + [base] * (steps - extra)
+
+
+def steps_per_execution_for(steps_per_epoch: int, requested: int) -> int:
+    """The largest divisor of `steps_per_epoch` that is <= `requested`.
+
+    Keras 3.15 runs whole chunks of `steps_per_execution` steps even when
+    they do not divide `steps_per_epoch` (with a repeated dataset, as `fit`
+    gets it here): each epoch would run up to `requested - 1` extra steps on
+    the next epoch's batches. A divisor keeps epochs exact.
+    """
+    for k in range(min(requested, steps_per_epoch), 0, -1):
+        if steps_per_epoch % k == 0:
+            return k
+    return 1
+
+
+def _fit_steps_per_execution(model, steps_per_epoch: int) -> None:
+    requested = model.steps_per_execution
+    k = steps_per_execution_for(steps_per_epoch, requested)
+    if k != requested:
+        model.steps_per_execution = k
+        model.train_function = None  # Rebuilt with the new count.
 
 
 def _stack(out):

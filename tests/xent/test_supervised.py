@@ -100,3 +100,76 @@ def test_the_weight_average_warms_up_like_tf_exponential_moving_average():
         average = value if average is None else decay * average + (1 - decay) * value
     got = optimizer._model_variables_moving_average[0].numpy()
     np.testing.assert_allclose(got, average, rtol=1e-5)
+
+
+def test_steps_per_execution_and_xla_train_the_same_model(tmp_path):
+    # 386 training rows in batches of 25: 16 steps per epoch, 4 calls of 4.
+    options = ["train.epochs=3", "train.learning_rate=0.05", "train.batch_size=25"]
+    runs = {}
+    for name, extra in (
+        ("plain", []),
+        ("spe", ["train.steps_per_execution=4"]),
+        ("xla", ["train.steps_per_execution=4", "train.jit_compile=true"]),
+    ):
+        task, config = _binary(options + extra)
+        capture = _Capture(task)
+        report = _run(capture, config, tmp_path / name).report
+        assert report["dataset"]["rows"]["train"] == 386
+        runs[name] = (capture.model, report["metrics"]["test"]["log_loss"])
+    model, _ = runs["xla"]
+    assert model.steps_per_execution == 4 and model.jit_compile
+    # Four steps per call are the same four steps: the same weights.
+    assert runs["spe"][1] == pytest.approx(runs["plain"][1], rel=1e-6)
+    # XLA fuses the same math in another order: float32 rounding only.
+    assert runs["xla"][1] == pytest.approx(runs["plain"][1], rel=1e-3)
+
+
+def test_distributed_runs_keep_keras_default_step_settings():
+    task, config = _binary(
+        [
+            "train.steps_per_execution=8",
+            "train.jit_compile=true",
+            "train.strategy=mirrored",
+        ]
+    )
+    data = task.build_inputs(config)
+    model = task.create_model(config, data)
+    assert model.steps_per_execution == 1 and not model.jit_compile
+    with pytest.raises(ConfigError, match="steps_per_execution"):
+        _binary(["train.steps_per_execution=0"])
+
+
+@pytest.mark.parametrize(
+    "steps,requested,expected",
+    [(12, 4, 4), (782, 16, 2), (313, 16, 1), (320, 16, 16), (5, 16, 5), (7, 1, 1)],
+)
+def test_steps_per_execution_divides_the_epoch(steps, requested, expected):
+    from xent.supervised import steps_per_execution_for
+
+    k = steps_per_execution_for(steps, requested)
+    assert k == expected and steps % k == 0
+
+
+def test_even_batches_fill_a_multiple_of_steps_per_execution():
+    from xent.supervised import even_batches
+
+    sizes = even_batches(319_932, 1024, 16)
+    # 313 batches of 1024 would leave a last chunk of 9 steps: 320 instead.
+    assert len(sizes) == 320 and sum(sizes) == 319_932
+    assert max(sizes) <= 1024 and max(sizes) - min(sizes) <= 1
+    assert even_batches(320 * 1024, 1024, 16) is None  # already a multiple
+    assert even_batches(1000, 100, 1) is None
+    assert even_batches(None, 100, 4) is None
+    assert even_batches(3, 1, 4) is None  # fewer rows than 4 steps
+
+
+def test_uneven_epochs_with_steps_per_execution_run_exactly_their_batches(tmp_path):
+    # 386 rows in batches of 32 are 13 steps, a prime: spread over 16.
+    task, config = _binary(
+        ["train.epochs=2", "train.batch_size=32", "train.steps_per_execution=4"]
+    )
+    capture = _Capture(task)
+    _run(capture, config, tmp_path / "run")
+    model = capture.model
+    assert model.steps_per_execution == 4
+    assert int(model.optimizer.iterations.numpy()) == 2 * 16

@@ -14,6 +14,12 @@ to the model inputs described by `xent.ctr.specs`:
   its own id when it is frequent.
 * multi-value field (`Comedy|Drama`) -> `VarLenSparseFeat`: split on the
   separator, first `max_len` values, 0 = padding, 1 = out-of-vocabulary.
+* crossed fields (`crosses: [[user, item]]`, Wide & Deep's crossed columns)
+  -> `SparseFeat` `user_x_item`: the raw values joined by `CROSS_SEPARATOR`
+  inside the model, then a vocabulary (or hashing) fitted on the joined
+  training values exactly like a categorical field. A cross lets a model
+  memorize a pair (this user clicked this item) that an embedding dot
+  product only approximates.
 * numeric fields -> one `DenseFeat("numeric")` with two columns per field:
   the standardized transform (`sign(x) * log1p(|x|)` or `x`) and a missing
   indicator; with `numeric_transform="bucketize"` also a `SparseFeat`
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
@@ -38,16 +45,25 @@ from xent.ctr.specs import SparseFeat
 from xent.ctr.specs import VarLenSparseFeat
 
 __all__ = [
+    "CROSS_SEPARATOR",
     "Bucketize",
+    "CrossJoin",
     "FeatureConfig",
     "NumericTransform",
     "SplitPad",
     "build_ctr_preprocessor",
+    "check_crosses",
+    "cross_counts",
+    "cross_name",
+    "cross_values",
     "input_name",
     "stats_from_arrays",
 ]
 
 NUMERIC = "numeric"
+# Joins the values of a crossed pair: the ASCII unit separator, which no
+# click-log reader produces inside a value.
+CROSS_SEPARATOR = "\x1f"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +82,10 @@ class FeatureConfig:
             also quantile buckets as a categorical feature).
         buckets: Quantile buckets per numeric field for `bucketize`.
         max_len: Values kept per row of a multi-value field.
+        crosses: Crossed fields, each a list of two or more single-valued
+            categorical columns (e.g. `[[user, item]]`); each becomes one
+            more categorical feature `<a>_x_<b>` with its own vocabulary
+            (`min_count`, `max_vocab`) or hashing (`hash_threshold`).
 
     The embedding width is the model's (`model.embedding_dim`): the pipeline
     writes it into the specs.
@@ -78,6 +98,7 @@ class FeatureConfig:
     numeric_transform: Literal["log1p", "standardize", "bucketize"] = "log1p"
     buckets: int = 16
     max_len: int = 8
+    crosses: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self):
         for name in ("min_count", "hash_bins", "buckets", "max_len"):
@@ -91,6 +112,19 @@ class FeatureConfig:
                 "Invalid value for features.numeric_transform: expected log1p, "
                 f"standardize or bucketize, received {self.numeric_transform!r}"
             )
+        seen = set()
+        for i, cross in enumerate(self.crosses):
+            if len(cross) < 2 or len(set(cross)) != len(cross):
+                raise ValueError(
+                    f"Invalid value for features.crosses[{i}]: {list(cross)!r} "
+                    "(a cross needs two or more different columns)"
+                )
+            if tuple(cross) in seen:
+                raise ValueError(
+                    f"Invalid value for features.crosses[{i}]: {list(cross)!r} "
+                    "is listed twice"
+                )
+            seen.add(tuple(cross))
 
 
 def input_name(column: str) -> str:
@@ -99,6 +133,67 @@ def input_name(column: str) -> str:
     if not name or not name[0].isalpha():
         name = f"f_{name}"
     return name
+
+
+def cross_name(columns: Sequence[str]) -> str:
+    """The feature name of a cross: `user_x_item` (sanitized as an input name)."""
+    return input_name("_x_".join(columns))
+
+
+def check_crosses(crosses: Sequence[Sequence[str]], categorical: Sequence[str]):
+    """Raises ValueError naming a cross over a column that is not single-valued
+    categorical (a numeric, multi-value or unknown column)."""
+    for i, cross in enumerate(crosses):
+        missing = [c for c in cross if c not in categorical]
+        if missing:
+            raise ValueError(
+                f"Invalid value for features.crosses[{i}]: {list(cross)} names "
+                f"{missing}, not among the single-valued categorical columns "
+                f"{list(categorical)}"
+            )
+
+
+def cross_values(values: Sequence[Any]) -> tf.Tensor:
+    """The joined strings of a cross, as the exported model computes them.
+
+    Args:
+        values: One `[batch]` string tensor or array per crossed column.
+    """
+    return tf.strings.join(
+        [tf.convert_to_tensor(v, tf.string) for v in values],
+        separator=CROSS_SEPARATOR,
+    )
+
+
+def cross_counts(
+    batches: Iterable[Mapping[str, Any]], crosses: Sequence[Sequence[str]]
+) -> dict[str, dict[str, int]]:
+    """Training value counts of each cross, by `cross_name`.
+
+    Args:
+        batches: Dicts of raw columns (`[batch]` strings), e.g. the batches of
+            the training stream or one dict of whole in-memory columns.
+        crosses: The crossed column lists.
+
+    Raises:
+        ValueError: If a crossed column is not in the batches.
+    """
+    counts: dict[str, dict[str, int]] = {cross_name(c): {} for c in crosses}
+    for batch in batches:
+        for cross in crosses:
+            missing = [c for c in cross if c not in batch]
+            if missing:
+                raise ValueError(
+                    f"Cross {list(cross)}: no column {missing} in the data; its "
+                    f"columns are {sorted(batch)}"
+                )
+            joined = cross_values([batch[c] for c in cross]).numpy()
+            values, n = np.unique(joined, return_counts=True)
+            tally = counts[cross_name(cross)]
+            for v, c in zip(values, n, strict=True):
+                key = _text(v)
+                tally[key] = tally.get(key, 0) + int(c)
+    return counts
 
 
 def _signed_log1p(x):
@@ -193,6 +288,17 @@ class SplitPad(keras.layers.Layer):
         }
 
 
+@keras.saving.register_keras_serializable(package="xent")
+class CrossJoin(keras.layers.Layer):
+    """`[batch]` strings of two or more columns -> `[batch]` joined strings."""
+
+    def call(self, values):
+        return cross_values(values)
+
+    def compute_output_spec(self, values):
+        return keras.KerasTensor(values[0].shape, dtype="string")
+
+
 def _vocabulary(counts: Mapping[str, int], config: FeatureConfig) -> list[str]:
     kept = [(c, v) for v, c in counts.items() if c >= config.min_count]
     kept.sort(key=lambda cv: (-cv[0], cv[1]))
@@ -209,6 +315,7 @@ def build_ctr_preprocessor(
     config: FeatureConfig,
     multi_value: Sequence[str] = (),
     separator: str = "|",
+    crossed_counts: Mapping[str, Mapping[str, int]] | None = None,
 ) -> tuple[keras.Model, tuple, dict]:
     """Builds the raw-columns -> model-inputs preprocessor.
 
@@ -222,6 +329,8 @@ def build_ctr_preprocessor(
         config: Vocabulary, hashing and numeric settings.
         multi_value: Multi-valued categorical columns.
         separator: Separator of multi-value fields.
+        crossed_counts: Training value counts of each cross in
+            `config.crosses`, by `cross_name` (see `cross_counts`).
 
     Returns:
         `(preprocessor, specs, summary)`: the Keras model (raw dict in,
@@ -230,10 +339,13 @@ def build_ctr_preprocessor(
         out-of-vocabulary rates).
 
     Raises:
-        ValueError: If a column has no statistics or names collide.
+        ValueError: If a column has no statistics, names collide, or a cross
+            names a column that is not single-valued categorical.
     """
     inputs, outputs, specs = {}, {}, []
     summary: dict[str, Any] = {"categorical": {}, "numeric": {}, "multi_value": {}}
+    if config.crosses:
+        summary["crosses"] = {}
     names: dict[str, str] = {}
 
     def name_for(column):
@@ -246,20 +358,14 @@ def build_ctr_preprocessor(
         names[name] = column
         return name
 
-    for column in categorical:
-        if column not in value_counts:
-            raise ValueError(f"No value counts for categorical column {column!r}")
-        name = name_for(column)
-        raw = keras.Input(shape=(), dtype="string", name=name)
-        inputs[name] = raw
-        counts = value_counts[column]
+    def categorical_ids(name, raw, counts, section, key):
         total = sum(counts.values()) or 1
         if config.hash_threshold is not None and len(counts) > config.hash_threshold:
             ids = keras.layers.Hashing(num_bins=config.hash_bins, name=f"{name}_hash")(
                 raw
             )
             specs.append(SparseFeat(name, config.hash_bins, hashed=True))
-            summary["categorical"][column] = {
+            summary[section][key] = {
                 "distinct": len(counts),
                 "hashed": True,
                 "ids": config.hash_bins,
@@ -275,18 +381,25 @@ def build_ctr_preprocessor(
                 name=f"{name}_lookup",
             )(raw)
             specs.append(SparseFeat(name, len(vocab or ["<none>"]) + 1))
-            summary["categorical"][column] = {
+            summary[section][key] = {
                 "distinct": len(counts),
                 "vocabulary": len(vocab),
                 "train_oov_rate": oov,
             }
         outputs[name] = ids
-    for column in multi_value:
+
+    def string_input(column, kind):
         if column not in value_counts:
-            raise ValueError(f"No value counts for multi-value column {column!r}")
+            raise ValueError(f"No value counts for {kind} column {column!r}")
         name = name_for(column)
-        raw = keras.Input(shape=(), dtype="string", name=name)
-        inputs[name] = raw
+        inputs[name] = keras.Input(shape=(), dtype="string", name=name)
+        return name, inputs[name]
+
+    for column in categorical:
+        name, raw = string_input(column, "categorical")
+        categorical_ids(name, raw, value_counts[column], "categorical", column)
+    for column in multi_value:
+        name, raw = string_input(column, "multi-value")
         vocab = _vocabulary(value_counts[column], config)
         tokens = SplitPad(separator, config.max_len, name=f"{name}_split")(raw)
         ids = keras.layers.StringLookup(
@@ -324,6 +437,19 @@ def build_ctr_preprocessor(
             outputs[bucket] = Bucketize(boundaries, name=bucket)(raw)
             specs.append(SparseFeat(bucket, len(boundaries) + 2))
             summary["numeric"][column]["buckets"] = len(boundaries) + 1
+    check_crosses(config.crosses, categorical)
+    for i, cross in enumerate(config.crosses):
+        name = cross_name(cross)
+        if name in names or name in outputs or name == NUMERIC:
+            raise ValueError(
+                f"features.crosses[{i}]={list(cross)}: its feature name {name!r} "
+                "is already a column's; rename the column"
+            )
+        counts = (crossed_counts or {}).get(name)
+        if counts is None:
+            raise ValueError(f"No value counts for the cross {list(cross)}")
+        raw = CrossJoin(name=f"{name}_join")([inputs[input_name(c)] for c in cross])
+        categorical_ids(name, raw, counts, "crosses", name)
     if dense:
         stacked = (
             dense[0]

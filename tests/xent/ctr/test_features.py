@@ -166,3 +166,122 @@ def test_missing_statistics_are_named():
 def test_invalid_feature_settings_are_named(field):
     with pytest.raises(ValueError, match=f"features.{field}"):
         features.FeatureConfig(**{field: 0})
+
+
+# ---- crossed fields ----------------------------------------------------------
+CROSS_COLUMNS = {
+    "user": np.array([b"u1", b"u1", b"u2", b"u1", b"u2", b""]),
+    "item": np.array([b"i1", b"i1", b"i1", b"i2", b"i1", b"i1"]),
+}
+
+
+def _cross_build(config):
+    counts, _ = features.stats_from_arrays(CROSS_COLUMNS, ["user", "item"], [])
+    crossed = features.cross_counts([CROSS_COLUMNS], config.crosses)
+    return features.build_ctr_preprocessor(
+        ["user", "item"], [], counts, {}, config, crossed_counts=crossed
+    )
+
+
+def test_cross_counts_count_each_pair_of_values():
+    batches = [
+        {k: v[:4] for k, v in CROSS_COLUMNS.items()},
+        {k: v[4:] for k, v in CROSS_COLUMNS.items()},
+    ]
+    counts = features.cross_counts(batches, [("user", "item")])
+    sep = features.CROSS_SEPARATOR
+    # Independent reference: Python tuples of the decoded values.
+    pairs = {}
+    for u, i in zip(CROSS_COLUMNS["user"], CROSS_COLUMNS["item"], strict=True):
+        key = f"{u.decode()}{sep}{i.decode()}"
+        pairs[key] = pairs.get(key, 0) + 1
+    assert counts == {"user_x_item": pairs}
+    assert pairs[f"u1{sep}i1"] == 2 and pairs[f"{sep}i1"] == 1
+
+
+def test_a_cross_is_a_categorical_feature_with_its_own_vocabulary():
+    config = features.FeatureConfig(min_count=2, crosses=(("user", "item"),))
+    model, specs, summary = _cross_build(config)
+    assert specs[-1] == SparseFeat("user_x_item", 3)
+    assert summary["crosses"]["user_x_item"] == {
+        "distinct": 4,
+        "vocabulary": 2,  # u1|i1 and u2|i1 seen twice; u1|i2 and |i1 once.
+        "train_oov_rate": pytest.approx(2 / 6),
+    }
+    out = _call(
+        model,
+        user=["u1", "u2", "u1", "u2", "u9"],
+        item=["i1", "i1", "i2", "i2", "i1"],
+    )
+    ids = out["user_x_item"].tolist()
+    # Seen pairs get their own ids (ties by value); unseen or rare pairs 0,
+    # though each of their values is in its field's vocabulary.
+    assert ids[0] != ids[1] and ids[0] > 0 and ids[1] > 0
+    assert ids[2:] == [0, 0, 0]
+    assert out["user"].tolist()[:4] == [1, 2, 1, 2]
+    # The cross is computed inside the model: no extra serving input.
+    assert sorted(model.input.keys()) == ["item", "user"]
+
+
+def test_a_cross_over_the_hash_threshold_is_hashed_and_survives_saving(tmp_path):
+    config = features.FeatureConfig(
+        min_count=1, hash_threshold=3, hash_bins=32, crosses=(("user", "item"),)
+    )
+    model, specs, summary = _cross_build(config)
+    assert summary["crosses"]["user_x_item"]["hashed"]
+    assert SparseFeat("user_x_item", 32, hashed=True) in specs
+    cols = {"user": ["u1", "u1", "u2"], "item": ["i1", "i2", "i1"]}
+    out = _call(model, **cols)
+    # The hash of the joined string, as Keras' Hashing layer computes it.
+    expected = keras.layers.Hashing(num_bins=32)(
+        tf.constant(["u1\x1fi1", "u1\x1fi2", "u2\x1fi1"])
+    )
+    np.testing.assert_array_equal(out["user_x_item"], np.asarray(expected))
+    path = tmp_path / "pre.keras"
+    model.save(path)
+    again = _call(keras.models.load_model(path), **cols)
+    np.testing.assert_array_equal(out["user_x_item"], again["user_x_item"])
+
+
+def test_crosses_of_unknown_or_multi_value_columns_are_named():
+    config = features.FeatureConfig(crosses=(("user", "genres"),))
+    with pytest.raises(ValueError, match=r"no column \['genres'\] in the data"):
+        _cross_build(config)
+    with pytest.raises(
+        ValueError, match=r"names \['genres'\], not among the single-valued"
+    ):
+        features.build_ctr_preprocessor(
+            ["user"],
+            [],
+            {"user": {"a": 9}, "genres": {"x": 9}},
+            {},
+            config,
+            multi_value=["genres"],
+            crossed_counts={"user_x_genres": {"a\x1fx": 9}},
+        )
+    clash = features.FeatureConfig(crosses=(("user", "item"),))
+    counts = {"user": {"a": 9}, "item": {"b": 9}, "user_x_item": {"c": 9}}
+    with pytest.raises(ValueError, match="'user_x_item' is already a column"):
+        features.build_ctr_preprocessor(
+            ["user", "item", "user_x_item"],
+            [],
+            counts,
+            {},
+            clash,
+            crossed_counts={"user_x_item": {"a\x1fb": 9}},
+        )
+    with pytest.raises(ValueError, match="No value counts for the cross"):
+        features.build_ctr_preprocessor(["user", "item"], [], counts, {}, clash)
+
+
+@pytest.mark.parametrize(
+    "crosses,message",
+    [
+        ((("user",),), "two or more different columns"),
+        ((("user", "user"),), "two or more different columns"),
+        ((("user", "item"), ("user", "item")), "listed twice"),
+    ],
+)
+def test_invalid_crosses_are_named(crosses, message):
+    with pytest.raises(ValueError, match=rf"features.crosses\[\d\].*{message}"):
+        features.FeatureConfig(crosses=crosses)
