@@ -41,6 +41,7 @@ __all__ = [
     "build_rejecter",
     "check_file",
     "check_policy",
+    "csv_records",
 ]
 
 ON_BAD_ROWS = ("fail", "skip")
@@ -212,3 +213,23 @@ class Lines:
                     seen_text = seen_text or bool(text.strip())
                     self.line = number
                     yield text
+
+
+def csv_records(reader: Iterator[list[str]], on_error: Callable[[Exception], None]):
+    """The records of a `csv.reader`, going on after a malformed line.
+
+    `csv.reader` raises `csv.Error` for a malformed line and resumes at the
+    next one; each error goes to `on_error` (which raises to stop, or returns
+    to skip the line).
+    """
+    import csv
+
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            on_error(err)
+            continue
+        yield record

@@ -8,6 +8,31 @@ from pathlib import Path
 
 import numpy as np
 
+# A synthetic click log and a CTR model shrunk to seconds (add train.epochs).
+TINY_CTR = [
+    "data.synthetic.rows=4000",
+    "data.synthetic.vocab_sizes=[10, 50]",
+    "data.synthetic.numeric=1",
+    "data.synthetic.base_ctr=0.2",
+    "data.group_field=c1",
+    "model.embedding_dim=2",
+    "model.hidden=[8]",
+    "train.batch_size=256",
+    "train.learning_rate=0.01",
+]
+
+# Tiny GAN networks and a tiny evaluation classifier (its multiclass config
+# keys); add train.epochs.
+TINY_GAN = [
+    "model.latent_dim=8",
+    "model.generator_filters=[8,4]",
+    "model.discriminator_filters=[4,8]",
+    "eval.samples=400",
+    "eval.frechet_repeats=2",
+    "eval.nn_queries=100",
+    'eval.classifier_overrides=[train.epochs=1, "model.filters=[4]", model.dense=8]',
+]
+
 
 def bare_tensorflow_predict(
     export_dir: Path, feed: dict, out: Path, signature: str = "serving_default"

@@ -6,26 +6,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.pipelines.conftest import TINY_GAN
 from tests.pipelines.conftest import bare_tensorflow_predict
 from tests.pipelines.conftest import load_task
 from tests.pipelines.conftest import read_report
 from tests.pipelines.conftest import run_quietly
 from xent.callbacks import read_event_plugins
 
-# Tiny networks, a tiny evaluation classifier (its multiclass config keys).
-_CLASSIFIER = (
-    'eval.classifier_overrides=[train.epochs=1, "model.filters=[4]", model.dense=8]'
-)
-_SHRINK = [
-    "train.epochs=2",
-    "model.latent_dim=8",
-    "model.generator_filters=[8,4]",
-    "model.discriminator_filters=[4,8]",
-    "eval.samples=400",
-    "eval.frechet_repeats=2",
-    "eval.nn_queries=100",
-    _CLASSIFIER,
-]
+_SHRINK = ["train.epochs=2", *TINY_GAN]
 _METRICS = (
     "frechet_distance",
     "frechet_floor",

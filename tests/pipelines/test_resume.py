@@ -10,6 +10,8 @@ the last completed epoch), and the second run builds everything afresh.
 import keras
 import pytest
 
+from tests.pipelines.conftest import TINY_CTR
+from tests.pipelines.conftest import TINY_GAN
 from tests.pipelines.conftest import load_task
 from tests.pipelines.test_ctr import _write_libfm
 from xent import backup
@@ -26,31 +28,9 @@ _CASES = {
         "train.early_stopping_patience=1",
     ],
     # Its own train_step, two optimizers, noise from a SeedGenerator.
-    "gan": [
-        "train.epochs=4",
-        "model.latent_dim=8",
-        "model.generator_filters=[8,4]",
-        "model.discriminator_filters=[4,8]",
-        "eval.samples=400",
-        "eval.frechet_repeats=2",
-        "eval.nn_queries=100",
-        'eval.classifier_overrides=[train.epochs=1, "model.filters=[4]", '
-        "model.dense=8]",
-    ],
+    "gan": ["train.epochs=4", *TINY_GAN],
     # In memory (the synthetic log).
-    "ctr": [
-        "data.synthetic.rows=4000",
-        "data.synthetic.vocab_sizes=[10, 50]",
-        "data.synthetic.numeric=1",
-        "data.synthetic.base_ctr=0.2",
-        "data.group_field=c1",
-        "model.embedding_dim=2",
-        "model.hidden=[8]",
-        "model.dropout=0.2",
-        "train.epochs=4",
-        "train.batch_size=256",
-        "train.learning_rate=0.01",
-    ],
+    "ctr": [*TINY_CTR, "model.dropout=0.2", "train.epochs=4"],
     # A file streamed from its TFRecord shards (unknown length per epoch).
     "ctr_stream": [
         "data.categorical=[user, item, hour]",

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.pipelines.conftest import TINY_CTR
 from xent import backup as backup_lib
 from xent import config as config_lib
 from xent import runner
@@ -376,18 +377,7 @@ def _h5_arrays(path) -> dict[str, bytes]:
 # Determinism: the same seed gives the same metrics, bit for bit (CPU).
 # --------------------------------------------------------------------------
 
-_TINY_CTR = [
-    "data.synthetic.rows=4000",
-    "data.synthetic.vocab_sizes=[10, 50]",
-    "data.synthetic.numeric=1",
-    "data.synthetic.base_ctr=0.2",
-    "data.group_field=c1",
-    "model.embedding_dim=2",
-    "model.hidden=[8]",
-    "train.epochs=2",
-    "train.batch_size=256",
-    "train.learning_rate=0.01",
-]
+_TINY_CTR = [*TINY_CTR, "train.epochs=2"]
 
 
 def _same_training(first: dict, second: dict) -> None:

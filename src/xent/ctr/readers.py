@@ -87,6 +87,7 @@ from xent.bad_rows import ReadError
 from xent.bad_rows import build_rejecter
 from xent.bad_rows import check_file as _check_file
 from xent.bad_rows import check_policy as _policy
+from xent.bad_rows import csv_records
 
 if TYPE_CHECKING:  # Imported lazily: tensorflow is slow to import.
     import tensorflow as tf
@@ -546,14 +547,9 @@ def _delimited_rows(
     def rows() -> Iterator[tuple[list[str], int]]:
         if pending is not None:
             yield pending, first_number
-        while True:
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as err:  # The reader resumes at the next line.
-                reject(lines.line, f"malformed line: {err}")
-                continue
+        for fields in csv_records(
+            reader, lambda err: reject(lines.line, f"malformed line: {err}")
+        ):
             yield fields, lines.line
 
     any_row = False
@@ -995,16 +991,13 @@ def _infer_delimited(
     numbers = [n for n, _ in sample]
     parsed: list[tuple[int, list[str]]] = []
     reader = _csv_reader(iter([text for _, text in sample]), delimiter)
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as err:  # The reader resumes at the next line.
+
+    def malformed(err):
+        if not (skip and parsed):
             number = numbers[min(reader.line_num, len(numbers)) - 1]
-            if skip and parsed:
-                continue
             raise ReadError(f"{path}:{number}: malformed line: {err}") from None
+
+    for fields in csv_records(reader, malformed):
         if fields:
             parsed.append((numbers[min(reader.line_num, len(numbers)) - 1], fields))
     if not parsed:

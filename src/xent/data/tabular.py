@@ -68,6 +68,7 @@ from xent.bad_rows import ReadError
 from xent.bad_rows import build_rejecter
 from xent.bad_rows import check_file
 from xent.bad_rows import check_policy
+from xent.bad_rows import csv_records
 
 __all__ = [
     "DEFAULT_MISSING_VALUES",
@@ -359,16 +360,13 @@ def _csv_rows(
     lines = Lines(path, reject, strict_first=True)
     reader = csv.reader(lines)
     header_read = False
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:  # The reader resumes at the next line.
-            if not header_read:
-                raise ReadError(f"{path}:{lines.line}: malformed CSV: {err}") from None
-            reject(lines.line, f"malformed CSV: {err}")
-            continue
+
+    def malformed(err):
+        if not header_read:
+            raise ReadError(f"{path}:{lines.line}: malformed CSV: {err}") from None
+        reject(lines.line, f"malformed CSV: {err}")
+
+    for row in csv_records(reader, malformed):
         fields = [field.strip() for field in row]
         if not fields or fields == [""]:
             continue  # A blank line.

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from tests.xent.rows import assert_same_rows
 from xent.ctr import readers
 from xent.ctr.readers import BadRows
 from xent.ctr.readers import ClickSchema
@@ -15,19 +16,6 @@ def _write(tmp_path, text, name="clicks.csv"):
     path = tmp_path / name
     path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
     return path
-
-
-def _same(actual, expected):
-    """Row dicts equal, NaN equal to NaN."""
-    assert len(actual) == len(expected)
-    for got, want in zip(actual, expected, strict=True):
-        assert got.keys() == want.keys()
-        for key, value in want.items():
-            if isinstance(value, float) and math.isnan(value):
-                assert isinstance(got[key], float) and math.isnan(got[key]), key
-            else:
-                assert got[key] == value, (key, got[key], value)
-                assert type(got[key]) is type(value), key
 
 
 # ---------------------------------------------------------------------------
@@ -78,7 +66,7 @@ def test_csv_with_header_infers_roles_and_reads_values(tmp_path):
         "count",
         "tags",
     )
-    _same(list(readers.iter_rows(path, schema)), expected)
+    assert_same_rows(list(readers.iter_rows(path, schema)), expected)
 
 
 def test_missing_value_tokens(tmp_path):
@@ -174,7 +162,7 @@ def test_criteo_tsv_without_header_and_csv_with_header(tmp_path):
     assert schema.format == "criteo" and schema.label == "label"
     assert schema.numeric == tuple(f"I{i}" for i in range(1, 14))
     assert schema.categorical == tuple(f"C{i}" for i in range(1, 27))
-    _same(list(readers.iter_rows(tsv, schema)), expected)
+    assert_same_rows(list(readers.iter_rows(tsv, schema)), expected)
     # The shared sample's layout: a comma-separated file with a header.
     header = (
         ["label"] + [f"I{i}" for i in range(1, 14)] + [f"C{i}" for i in range(1, 27)]
@@ -182,7 +170,7 @@ def test_criteo_tsv_without_header_and_csv_with_header(tmp_path):
     csv_text = ",".join(header) + "\n" + "".join(",".join(f) + "\n" for f in fields)
     csv_path = _write(tmp_path, csv_text, "criteo.csv")
     assert readers.infer_schema(csv_path) == schema
-    _same(list(readers.iter_rows(csv_path, schema)), expected)
+    assert_same_rows(list(readers.iter_rows(csv_path, schema)), expected)
 
 
 def test_avazu_splits_hour_and_keeps_ids_exact(tmp_path):

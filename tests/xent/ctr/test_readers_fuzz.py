@@ -30,6 +30,8 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from tests.xent.rows import assert_same_rows
+from tests.xent.rows import not_a_number
 from xent.ctr import readers
 from xent.ctr.readers import CRITEO_CATEGORICAL
 from xent.ctr.readers import CRITEO_NUMERIC
@@ -74,21 +76,6 @@ def _write(folder, case_or_bytes, suffix=".csv", newline=b"\n", bom=False):
     return path
 
 
-def _same_rows(actual, expected):
-    assert len(actual) == len(expected)
-    for got, want in zip(actual, expected, strict=True):
-        assert got.keys() == want.keys()
-        for key, value in want.items():
-            if isinstance(value, float) and math.isnan(value):
-                assert isinstance(got[key], float) and math.isnan(got[key]), key
-            else:
-                assert got[key] == value and type(got[key]) is type(value), (
-                    key,
-                    got[key],
-                    value,
-                )
-
-
 # ---------------------------------------------------------------------------
 # Value strategies.
 
@@ -118,18 +105,9 @@ _NUMBER = st.one_of(
 
 
 def _not_a_number(delimiter: str) -> st.SearchStrategy[str]:
-    def bad(value: str) -> bool:
-        if "_" in value:
-            return True
-        try:
-            float(value)
-        except ValueError:
-            return True
-        return False
-
     return st.one_of(
         st.sampled_from(["abc", "1_000", "1.2.3", "0x10", "1e", "--1", "١٢x"]),
-        _text(delimiter).filter(bad),
+        _text(delimiter).filter(not_a_number),
     )
 
 
@@ -426,7 +404,7 @@ def test_valid_rows_survive_among_malformed_rows(name, tmp_path_factory):
                 bad_rows=counts,
             )
         )
-        _same_rows(rows, case.expected)
+        assert_same_rows(rows, case.expected)
         assert counts.count == len(case.bad_lines)
         for message, line in zip(counts.examples, case.bad_lines, strict=False):
             assert message.startswith(f"{path}:{line}: "), message
@@ -447,7 +425,7 @@ def test_valid_rows_survive_among_malformed_rows(name, tmp_path_factory):
                     )
         else:
             rows = list(readers.iter_rows(path, case.schema, on_bad_rows="fail"))
-            _same_rows(rows, case.expected)
+            assert_same_rows(rows, case.expected)
 
     check()
 

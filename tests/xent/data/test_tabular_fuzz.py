@@ -25,6 +25,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from tests.xent.rows import not_a_number
 from xent.bad_rows import BadRows
 from xent.bad_rows import ReadError
 from xent.data import tabular
@@ -69,16 +70,6 @@ _CATEGORY = _text().map(lambda v: (v, v)) | st.sampled_from(_MISSING).map(
 )
 
 
-def _not_a_number(value: str) -> bool:
-    if "_" in value:
-        return True
-    try:
-        float(value)
-    except ValueError:
-        return True
-    return False
-
-
 @st.composite
 def _case(draw):
     class_names = draw(st.sampled_from([None, _CLASSES]))
@@ -107,7 +98,7 @@ def _case(draw):
             if n == 1 and not fields[0].strip():
                 fields = ["x"]
         elif kind == "number":
-            fields[0] = draw(_text().filter(_not_a_number))
+            fields[0] = draw(_text().filter(not_a_number))
         elif kind == "label":
             fields[2] = draw(bad_label)
         line = ",".join(fields).encode("utf-8")
