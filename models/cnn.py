@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from xent.models.mlp import _check_positive_int
-from xent.models.mlp import _check_positive_ints
-from xent.models.mlp import _check_rate
+from xent.models.checks import check_positive_int
+from xent.models.checks import check_positive_ints
+from xent.models.checks import check_rate
 
 
 def build_small_cnn(
@@ -76,13 +76,13 @@ def build_small_cnn(
             "Invalid value for argument `input_shape`. Expected "
             f"(height, width, channels). Received: input_shape={input_shape!r}"
         )
-    _check_positive_ints("input_shape", input_shape)
-    _check_positive_int("n_classes", n_classes)
-    _check_positive_ints("filters", filters)
-    _check_positive_int("dense", dense)
-    _check_rate("dropout", dropout)
+    check_positive_ints("input_shape", input_shape)
+    check_positive_int("n_classes", n_classes)
+    check_positive_ints("filters", filters)
+    check_positive_int("dense", dense)
+    check_rate("dropout", dropout)
     for arg, value in (("translate", translate), ("rotate", rotate), ("zoom", zoom)):
-        _check_rate(arg, value)
+        check_rate(arg, value)
     if min(input_shape[:2]) < 2 ** len(filters):
         raise ValueError(
             f"Invalid value for argument `input_shape`. {len(filters)} pooling "

@@ -1,6 +1,6 @@
 """Click-through-rate models built from feature specs, outputting logits.
 
-Four models (`CTRModelConfig.kind`), composed from small parts in the style
+Five models (`CTRModelConfig.kind`), composed from small parts in the style
 of DeepCTR:
 
 * `lr`: the first-order (linear) term only: logistic regression.
@@ -11,6 +11,10 @@ of DeepCTR:
   DNN on `x0` = the concatenated embeddings and dense inputs, either
   `stacked` (`DNN(Cross(x0))`) or `parallel` (`[Cross(x0), DNN(x0)]`),
   then one `Dense(1)` (Wang et al., 2021).
+* `finalmlp`: two MLP streams on `x0`, each behind its own
+  `FeatureSelection` gate, fused into the logit by the multi-head bilinear
+  `InteractionAggregation` (Mao et al., 2023; layers in
+  `xent.models.final_mlp`).
 
 The parts: `FieldEmbedding` (lookup, pooling of multi-valued fields, L2 on
 the looked-up rows), `FMInteraction` (the pairwise term), `LogitSum` (sums
@@ -45,9 +49,12 @@ from xent.ctr.specs import FeatureSpec
 from xent.ctr.specs import SparseFeat
 from xent.ctr.specs import VarLenSparseFeat
 from xent.ctr.specs import check_specs
-from xent.models.mlp import _check_positive_int
-from xent.models.mlp import _check_positive_ints
-from xent.models.mlp import _check_rate
+from xent.models.batch_norm import WarmupBatchNormalization
+from xent.models.checks import check_positive_int
+from xent.models.checks import check_positive_ints
+from xent.models.checks import check_rate
+from xent.models.final_mlp import FeatureSelection
+from xent.models.final_mlp import InteractionAggregation
 
 __all__ = [
     "CTRModelConfig",
@@ -60,7 +67,7 @@ __all__ = [
     "fm_interaction",
 ]
 
-KINDS = ("lr", "fm", "deepfm", "dcnv2")
+KINDS = ("lr", "fm", "deepfm", "dcnv2", "finalmlp")
 DCN_STRUCTURES = ("stacked", "parallel")
 L2_MODES = ("rows", "table")
 # Small random factors: pairwise terms start near 0 (about 1e-4 per pair), so
@@ -73,7 +80,7 @@ class CTRModelConfig:
     """Architecture of a CTR model; checked when it is made.
 
     Attributes:
-        kind: `lr`, `fm`, `deepfm` or `dcnv2`.
+        kind: `lr`, `fm`, `deepfm`, `dcnv2` or `finalmlp`.
         embedding_dim: Embedding width that the pipeline writes into the
             specs it makes (`dataclasses.replace(spec, embedding_dim=...)`).
             `build_ctr_model` itself reads each spec's `embedding_dim` and
@@ -85,9 +92,24 @@ class CTRModelConfig:
             (`dcnv2`); `None` for full-rank kernels.
         dcn_structure: `stacked` (the DNN on top of the cross network) or
             `parallel` (both on `x0`, outputs concatenated) (`dcnv2`).
+        mlp1_hidden: Units of FinalMLP's first stream (`finalmlp`).
+        mlp2_hidden: Units of FinalMLP's second stream (`finalmlp`).
+        fs_hidden: Units of the hidden layers of FinalMLP's feature-selection
+            gates (`finalmlp`).
+        fs1_context: Names of the categorical features whose embeddings
+            (own tables) condition the first stream's gate; empty: a learned
+            context vector (`finalmlp`).
+        fs2_context: The same for the second stream (`finalmlp`).
+        num_heads: Heads of FinalMLP's bilinear fusion; must divide the
+            last width of both streams (`finalmlp`). The defaults of the
+            `finalmlp` fields are FuxiCTR's best Frappe run
+            (`FinalMLP_frappe_x1_004`, with `fs1_context=("user",)`,
+            `fs2_context=("item",)`, dropout 0.4, batch norm, embedding 10).
         dropout: Dropout rate after each hidden DNN layer, in [0, 1).
         batch_norm: Whether each hidden DNN layer is followed by batch
-            normalization (before its ReLU).
+            normalization (before its ReLU), a `WarmupBatchNormalization`
+            whose moving statistics settle within the few hundred steps of
+            a short run.
         l2_embedding: L2 coefficient on the embedding rows looked up in a
             batch (factor and first-order embeddings alike), summed over the
             batch and divided by the batch size, added with `add_loss`.
@@ -99,12 +121,18 @@ class CTRModelConfig:
             `FeatureCross` layers (Keras weight regularizers).
     """
 
-    kind: Literal["lr", "fm", "deepfm", "dcnv2"] = "deepfm"
+    kind: Literal["lr", "fm", "deepfm", "dcnv2", "finalmlp"] = "deepfm"
     embedding_dim: int = 16
     hidden: tuple[int, ...] = (256, 128)
     cross_layers: int = 3
     cross_projection_dim: int | None = None
     dcn_structure: Literal["stacked", "parallel"] = "stacked"
+    mlp1_hidden: tuple[int, ...] = (400,)
+    mlp2_hidden: tuple[int, ...] = (100,)
+    fs_hidden: tuple[int, ...] = (400,)
+    fs1_context: tuple[str, ...] = ()
+    fs2_context: tuple[str, ...] = ()
+    num_heads: int = 5
     dropout: float = 0.0
     batch_norm: bool = False
     l2_embedding: float = 1e-6
@@ -113,7 +141,7 @@ class CTRModelConfig:
 
     def __post_init__(self):
         _check_choice("kind", self.kind, KINDS)
-        _check_positive_int("embedding_dim", self.embedding_dim)
+        check_positive_int("embedding_dim", self.embedding_dim)
         # A list (e.g. from YAML) becomes a tuple, so the config stays hashable.
         if isinstance(self.hidden, (str, bytes)) or not isinstance(
             self.hidden, Sequence
@@ -123,12 +151,37 @@ class CTRModelConfig:
                 f"positive integers. Received: hidden={self.hidden!r}"
             )
         object.__setattr__(self, "hidden", tuple(self.hidden))
-        _check_positive_ints("hidden", self.hidden)
-        _check_positive_int("cross_layers", self.cross_layers)
+        check_positive_ints("hidden", self.hidden)
+        check_positive_int("cross_layers", self.cross_layers)
         if self.cross_projection_dim is not None:
-            _check_positive_int("cross_projection_dim", self.cross_projection_dim)
+            check_positive_int("cross_projection_dim", self.cross_projection_dim)
         _check_choice("dcn_structure", self.dcn_structure, DCN_STRUCTURES)
-        _check_rate("dropout", self.dropout)
+        for arg in ("mlp1_hidden", "mlp2_hidden", "fs_hidden"):
+            object.__setattr__(self, arg, _as_tuple(arg, getattr(self, arg)))
+            check_positive_ints(arg, getattr(self, arg))
+        for arg in ("mlp1_hidden", "mlp2_hidden"):
+            if not getattr(self, arg):
+                raise ValueError(
+                    f"Invalid value for argument `{arg}`. Expected at least one "
+                    f"layer. Received: {arg}={getattr(self, arg)!r}"
+                )
+        for arg in ("fs1_context", "fs2_context"):
+            value = _as_tuple(arg, getattr(self, arg))
+            if not all(isinstance(name, str) for name in value):
+                raise ValueError(
+                    f"Invalid value for argument `{arg}`. Expected feature "
+                    f"names. Received: {arg}={value!r}"
+                )
+            object.__setattr__(self, arg, value)
+        check_positive_int("num_heads", self.num_heads)
+        widths = (self.mlp1_hidden[-1], self.mlp2_hidden[-1])
+        if any(width % self.num_heads for width in widths):
+            raise ValueError(
+                "Invalid value for argument `num_heads`. Expected a divisor of "
+                f"the last widths of mlp1_hidden and mlp2_hidden {widths}. "
+                f"Received: num_heads={self.num_heads}"
+            )
+        check_rate("dropout", self.dropout)
         if not isinstance(self.batch_norm, bool):
             raise ValueError(
                 "Invalid value for argument `batch_norm`. Expected a bool. "
@@ -189,8 +242,8 @@ class FieldEmbedding(keras.layers.Layer):
         super().__init__(**kwargs)
         _check_choice("l2_mode", l2_mode, L2_MODES)
         self.l2_mode = l2_mode
-        _check_positive_int("vocabulary_size", vocabulary_size)
-        _check_positive_int("output_dim", output_dim)
+        check_positive_int("vocabulary_size", vocabulary_size)
+        check_positive_int("output_dim", output_dim)
         _check_choice("combiner", combiner, (None, "mean", "sum"))
         _check_non_negative("l2", l2)
         self.vocabulary_size = vocabulary_size
@@ -336,8 +389,9 @@ def build_dnn(
         x: A `[batch, d]` symbolic tensor.
         hidden: Units of each layer; empty returns `x`.
         dropout: Dropout rate after each layer; 0 adds no `Dropout`.
-        batch_norm: Whether to normalize each layer's pre-activations (the
-            `Dense` then has no bias: the normalization's offset replaces it).
+        batch_norm: Whether to normalize each layer's pre-activations with
+            `WarmupBatchNormalization` (the `Dense` then has no bias: the
+            normalization's offset replaces it).
         l2: L2 coefficient on the kernels.
         name: Prefix of the layer names.
 
@@ -352,7 +406,7 @@ def build_dnn(
             name=f"{name}_dense_{i}",
         )(x)
         if batch_norm:
-            x = layers.BatchNormalization(name=f"{name}_bn_{i}")(x)
+            x = WarmupBatchNormalization(name=f"{name}_bn_{i}")(x)
         x = layers.ReLU(name=f"{name}_relu_{i}")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"{name}_dropout_{i}")(x)
@@ -416,6 +470,10 @@ def build_ctr_model(
     * `deepfm`: `fm` + `dnn_logit(DNN([embeddings, dense]))`.
     * `dcnv2`: `logits(DNN(Cross(x0)))` (stacked) or
       `logits([Cross(x0), DNN(x0)])` (parallel), `x0 = [embeddings, dense]`.
+    * `finalmlp`: `InteractionAggregation([MLP1(FS1(x0)), MLP2(FS2(x0))])`,
+      each `FSk` a `FeatureSelection` gate conditioned on the embeddings
+      (own tables `fsk_context_<name>`) of `config.fsk_context`, or on a
+      learned vector when that is empty (Mao et al., 2023).
 
     Options that a kind does not use (e.g. `hidden` for `fm`) are ignored.
     First-order weights and the kernels of the last projection to the logit
@@ -436,7 +494,8 @@ def build_ctr_model(
     Raises:
         ValueError: On invalid specs (see `check_specs`), on `fm`/`deepfm`
             without a categorical feature or with categorical features of
-            different `embedding_dim`, or on a non-finite `output_bias`.
+            different `embedding_dim`, on `finalmlp` context names that are
+            not categorical features, or on a non-finite `output_bias`.
 
     >>> from xent.ctr.specs import DenseFeat, SparseFeat
     >>> specs = [SparseFeat("ad", 100, 8), SparseFeat("site", 50, 8),
@@ -475,6 +534,11 @@ def build_ctr_model(
     inputs = {spec.name: _input(spec) for spec in specs}
     dense_specs = [s for s in specs if isinstance(s, DenseFeat)]
     dense = _concat([inputs[s.name] for s in dense_specs], name="dense")
+
+    if config.kind == "finalmlp":
+        return _build_final_mlp(
+            categorical, inputs, dense, config, bias_init, name=name
+        )
 
     if config.kind == "dcnv2":
         embeddings = _embed(
@@ -534,6 +598,60 @@ def build_ctr_model(
     return keras.Model(inputs, logits, name=name or config.kind)
 
 
+def _build_final_mlp(categorical, inputs, dense, config, bias_init, name=None):
+    """FinalMLP: two gated MLP streams on `x0` fused by a bilinear layer."""
+    by_name = {spec.name: spec for spec in categorical}
+    for arg in ("fs1_context", "fs2_context"):
+        unknown = [n for n in getattr(config, arg) if n not in by_name]
+        if unknown:
+            raise ValueError(
+                f"Invalid value for argument `{arg}`. Expected names of "
+                f"categorical features {sorted(by_name)}. Received: {unknown}"
+            )
+    embeddings = _embed(
+        categorical, inputs, config.l2_embedding, config.l2_embedding_mode
+    )
+    x0 = _concat(embeddings + ([dense] if dense is not None else []), "x0")
+    # FuxiCTR's learned context is as wide as one field embedding.
+    context_dim = categorical[0].embedding_dim if categorical else 16
+    streams = []
+    for k, hidden in ((1, config.mlp1_hidden), (2, config.mlp2_hidden)):
+        context_specs = [by_name[n] for n in getattr(config, f"fs{k}_context")]
+        gate_inputs = x0
+        if context_specs:
+            context = _embed(
+                context_specs,
+                inputs,
+                config.l2_embedding,
+                config.l2_embedding_mode,
+                prefix=f"fs{k}_context",
+            )
+            gate_inputs = [x0, _concat(context, f"fs{k}_context")]
+        gated = FeatureSelection(
+            config.fs_hidden,
+            context_dim=context_dim,
+            kernel_regularizer=_l2(config.l2_dense),
+            name=f"fs{k}",
+        )(gate_inputs)
+        streams.append(
+            build_dnn(
+                gated,
+                hidden,
+                dropout=config.dropout,
+                batch_norm=config.batch_norm,
+                l2=config.l2_dense,
+                name=f"mlp{k}",
+            )
+        )
+    logits = InteractionAggregation(
+        config.num_heads,
+        bias_initializer=bias_init,
+        kernel_regularizer=_l2(config.l2_dense),
+        name="logits",
+    )(streams)
+    return keras.Model(inputs, logits, name=name or config.kind)
+
+
 def _input(spec: FeatureSpec):
     if isinstance(spec, SparseFeat):
         return keras.Input(shape=(), dtype="int64", name=spec.name)
@@ -546,7 +664,9 @@ def _combiner(spec) -> str | None:
     return spec.combiner if isinstance(spec, VarLenSparseFeat) else None
 
 
-def _embed(categorical, inputs, l2: float, l2_mode: str = "rows") -> list:
+def _embed(
+    categorical, inputs, l2: float, l2_mode: str = "rows", prefix: str = "embedding"
+) -> list:
     """The factor embeddings `[batch, spec.embedding_dim]`, one per field."""
     return [
         FieldEmbedding(
@@ -555,7 +675,7 @@ def _embed(categorical, inputs, l2: float, l2_mode: str = "rows") -> list:
             combiner=_combiner(spec),
             l2=l2,
             l2_mode=l2_mode,
-            name=f"embedding_{spec.name}",
+            name=f"{prefix}_{spec.name}",
         )(inputs[spec.name])
         for spec in categorical
     ]
@@ -599,6 +719,16 @@ def _concat(tensors: list, name: str):
 
 def _l2(value: float):
     return keras.regularizers.L2(value) if value else None
+
+
+def _as_tuple(arg: str, value) -> tuple:
+    """A sequence (e.g. a YAML list) as a tuple, so the config stays hashable."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise ValueError(
+            f"Invalid value for argument `{arg}`. Expected a sequence. "
+            f"Received: {arg}={value!r}"
+        )
+    return tuple(value)
 
 
 def _check_choice(arg: str, value, choices: tuple) -> None:

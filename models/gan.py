@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from xent.models.mlp import _check_positive_int
-from xent.models.mlp import _check_positive_ints
-from xent.models.mlp import _check_rate
+from xent.models.checks import check_positive_int
+from xent.models.checks import check_positive_ints
+from xent.models.checks import check_rate
 
 __all__ = ["build_discriminator", "build_generator"]
 
@@ -29,7 +29,7 @@ def _check_image_shape(image_shape: Sequence[int], n_halvings: int) -> tuple:
             "Invalid value for argument `image_shape`. Expected "
             f"(height, width, channels). Received: image_shape={image_shape!r}"
         )
-    _check_positive_ints("image_shape", image_shape)
+    check_positive_ints("image_shape", image_shape)
     step = 2**n_halvings
     if image_shape[0] % step or image_shape[1] % step:
         raise ValueError(
@@ -43,7 +43,7 @@ def _check_image_shape(image_shape: Sequence[int], n_halvings: int) -> tuple:
 def _label_input(n_classes: int | None):
     if n_classes is None:
         return None
-    _check_positive_int("n_classes", n_classes)
+    check_positive_int("n_classes", n_classes)
     return keras.Input(shape=(), dtype="int32", name="label")
 
 
@@ -85,15 +85,15 @@ def build_generator(
     (None, 8, 8, 1)
     """
     filters = tuple(filters)
-    _check_positive_ints("filters", filters)
+    check_positive_ints("filters", filters)
     if not filters:
         raise ValueError(
             "Invalid value for argument `filters`. Expected at least one "
             f"upsampling block. Received: filters={filters!r}"
         )
     h, w, c = _check_image_shape(image_shape, len(filters))
-    _check_positive_int("latent_dim", latent_dim)
-    _check_positive_int("embedding_dim", embedding_dim)
+    check_positive_int("latent_dim", latent_dim)
+    check_positive_int("embedding_dim", embedding_dim)
     label = _label_input(n_classes)
 
     noise = keras.Input(shape=(latent_dim,), name="noise")
@@ -152,9 +152,9 @@ def build_discriminator(
     (None, 1)
     """
     filters = tuple(filters)
-    _check_positive_ints("filters", filters)
+    check_positive_ints("filters", filters)
     h, w, _ = _check_image_shape(image_shape, 0)
-    _check_rate("dropout", dropout)
+    check_rate("dropout", dropout)
     label = _label_input(n_classes)
 
     images = keras.Input(shape=tuple(image_shape), name="images")

@@ -7,6 +7,10 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
+from xent.models.checks import check_positive_int
+from xent.models.checks import check_positive_ints
+from xent.models.checks import check_rate
+
 
 def build_mlp(
     input_dim: int,
@@ -41,11 +45,11 @@ def build_mlp(
     >>> model.output_shape
     (None, 1)
     """
-    _check_positive_int("input_dim", input_dim)
-    _check_positive_int("n_outputs", n_outputs)
+    check_positive_int("input_dim", input_dim)
+    check_positive_int("n_outputs", n_outputs)
     hidden = tuple(hidden)
-    _check_positive_ints("hidden", hidden)
-    _check_rate("dropout", dropout)
+    check_positive_ints("hidden", hidden)
+    check_rate("dropout", dropout)
 
     inputs = keras.Input(shape=(input_dim,), name="features")
     x = inputs
@@ -55,34 +59,3 @@ def build_mlp(
             x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
     outputs = layers.Dense(n_outputs, name="logits")(x)
     return keras.Model(inputs, outputs, name=name)
-
-
-def _is_positive_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _check_positive_int(arg: str, value) -> None:
-    """Raises a `ValueError` naming `arg` unless `value` is an int >= 1."""
-    if not _is_positive_int(value):
-        raise ValueError(
-            f"Invalid value for argument `{arg}`. Expected a positive integer. "
-            f"Received: {arg}={value!r}"
-        )
-
-
-def _check_positive_ints(arg: str, values: tuple) -> None:
-    """Raises a `ValueError` naming `arg` unless all `values` are ints >= 1."""
-    if not all(_is_positive_int(v) for v in values):
-        raise ValueError(
-            f"Invalid value for argument `{arg}`. Expected a sequence of "
-            f"positive integers. Received: {arg}={values!r}"
-        )
-
-
-def _check_rate(arg: str, value: float) -> None:
-    """Raises a `ValueError` naming `arg` unless `value` is in [0, 1)."""
-    if not 0.0 <= float(value) < 1.0:
-        raise ValueError(
-            f"Invalid value for argument `{arg}`. Expected a float in [0, 1). "
-            f"Received: {arg}={value!r}"
-        )

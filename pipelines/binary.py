@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from xent import evaluation
-from xent.classification import ClassificationTask
+from xent.pipelines.classification import ClassificationTask
 
 
 class BinaryTask(ClassificationTask):
@@ -15,6 +15,7 @@ class BinaryTask(ClassificationTask):
     defaults = Path(__file__).with_name("binary.yaml")
     kind = "binary"
     binary = True
+    expected_classes = 2
 
     def n_outputs(self, data) -> int:
         return 1

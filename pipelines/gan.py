@@ -5,53 +5,74 @@ from_logits=True)` (see `xent.gan.model`). The report measures the generated
 images with the multiclass pipeline's classifier of the same data (trained
 once and cached, `xent.gan.classifier`): the Frechet distance to the test
 images next to its floor, class coverage and confidence, and a memorization
-check (`xent.gan.evaluation`). The generator is exported with a
+check (`xent.gan.scoring`). The generator is exported with a
 `serving_default(noise)` and a `sample(count, seed)` signature
 (`xent.gan.export`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from xent import config as config_lib
 from xent import losses
 from xent import report as report_lib
 from xent.config import ConfigError
-from xent.gan import callbacks as gan_callbacks
-from xent.gan import evaluation
-from xent.gan import plots
+from xent.gan import classifier as classifier_lib
+from xent.gan import data as gan_data
+from xent.gan import report as gan_report
+from xent.gan import sampling
+from xent.gan import scoring
+from xent.gan.callbacks import FrechetMonitor
+from xent.gan.callbacks import SampleGridLogger
 from xent.gan.config import GANConfig
-from xent.runner import Evaluation
-from xent.runner import Prepared
+from xent.pipelines.multiclass import MulticlassTask
+from xent.runner import StopOnNonFinite
 from xent.runner import hparams
 from xent.runner import scalars
+from xent.stages import Evaluation
+from xent.stages import Prepared
 
-_CLASSIFIER = "classifier"
-_COVERAGE_GOAL = 0.05  # Every class in at least 5% of the samples.
+__all__ = ["GANState", "GANTask", "classifier_config"]
+
 _GRID_ROWS = 10
 _INTERPOLATION_ROWS, _INTERPOLATION_STEPS = 8, 10
 # Independent noise streams (numpy seeds `[train.seed, stream]`).
 _GRID, _FRECHET_CURVE, _EVAL, _INTERPOLATION, _BASELINE = range(5)
 
 
-_METRICS_NOTE = (
-    "Frechet distances are measured in the penultimate-layer features of the "
-    "evaluation classifier (the multiclass pipeline's model, test accuracy "
-    "in the last row), between the test images and equally many generated "
-    "images, averaged over random halvings of the test images; the floor is "
-    "the same distance between the two halves, i.e. what fresh real images "
-    "score (frechet_ratio = distance / floor; goal <= 2). class_coverage: "
-    "fraction of generated images the classifier assigns to each class (goal: "
-    "every class >= 5%); mean_confidence: its mean top-class probability. "
-    "nn_distance_ratio: median pixel distance from generated images to their "
-    "nearest training image over the same for test images (about 1: no "
-    "copying; 0: copies). Baselines are scored identically: gaussian_pixels "
-    "samples a Gaussian fitted to the training pixels, copy_training_images "
-    "returns random training images (which the classifier also trained on)."
-)
+@dataclasses.dataclass(frozen=True)
+class GANState:
+    """The GAN's own part of `Prepared.state`.
+
+    Attributes:
+        classifier: The evaluation classifier of the data source.
+    """
+
+    classifier: classifier_lib.EvaluationClassifier
+
+
+def classifier_config(config: GANConfig):
+    """The multiclass config of the GAN's evaluation classifier: the same
+    source, split seed and fractions (it never trains on the GAN's test
+    images), then `eval.classifier_overrides`."""
+    task, cfg = MulticlassTask(), config.data
+    overrides = [f"data.source={json.dumps(cfg.source)}"]
+    if cfg.max_rows is not None:
+        overrides.append(f"data.max_rows={int(cfg.max_rows)}")
+    overrides += [
+        f"train.seed={config.train.seed}",
+        f"data.validation_fraction={cfg.validation_fraction}",
+        f"data.test_fraction={cfg.test_fraction}",
+        *config.eval.classifier_overrides,
+    ]
+    return config_lib.load_config(task.config_class, task.defaults, overrides=overrides)
 
 
 class GANTask:
@@ -63,48 +84,24 @@ class GANTask:
     monitor = None  # No validation loss: the runner checkpoints every epoch.
 
     # ---- data -------------------------------------------------------------
-    def build_inputs(self, config: GANConfig) -> Prepared:
-        from xent.data import images as images_lib
-        from xent.gan.classifier import load_or_train_classifier
+    def prepare(self, config: GANConfig, log: Callable[[str], None]) -> None:
+        """Trains the evaluation classifier unless cached, before the run is
+        seeded: the GAN is then the same with a cached or a fresh one."""
+        gan_data.check_source(config.data.source)
+        classifier_lib.train_if_absent(
+            MulticlassTask(),
+            classifier_config(config),
+            config.data.source,
+            config.eval.classifier_cache,
+            log,
+        )
 
-        cfg = config.data
-        seed = config.train.seed
-        if cfg.source == "digits":
-            data = images_lib.load_digits_images(
-                seed, cfg.validation_fraction, cfg.test_fraction
-            )
-        elif cfg.source.startswith("tfds:"):
-            data = images_lib.load_tfds_images(
-                cfg.source.split(":", 1)[1],
-                seed,
-                cfg.validation_fraction,
-                max_rows=cfg.max_rows,
-            )
-        else:
-            raise ConfigError(
-                "Invalid value for `data.source`: expected `digits` or "
-                f"`tfds:<name>`, received {cfg.source!r}"
-            )
-        splits = {
-            split: ((x / data.pixel_max).astype("float32"), y)
-            for split, (x, y) in data.splits.items()
-        }
-        if len(splits["validation"][0]) < 4 or len(splits["test"][0]) < 4:
-            raise ConfigError(
-                "The GAN needs at least 4 validation and 4 test images; raise "
-                "`data.max_rows` or the fractions"
-            )
-        # Same split seed and fractions: the classifier never trained on the
-        # GAN's test images.
-        classifier = load_or_train_classifier(
-            cfg.source,
-            cfg.max_rows,
-            [
-                f"train.seed={seed}",
-                f"data.validation_fraction={cfg.validation_fraction}",
-                f"data.test_fraction={cfg.test_fraction}",
-                *config.eval.classifier_overrides,
-            ],
+    def build_inputs(self, config: GANConfig) -> Prepared:
+        data = gan_data.load_images(config.data, config.train.seed)
+        classifier = classifier_lib.load_or_train_classifier(
+            MulticlassTask(),
+            classifier_config(config),
+            config.data.source,
             cache_dir=config.eval.classifier_cache,
         )
         if tuple(classifier.class_names) != tuple(data.class_names):
@@ -112,20 +109,7 @@ class GANTask:
                 f"The cached evaluation classifier in {classifier.path} has the "
                 f"classes {classifier.class_names}, the data {data.class_names}"
             )
-        # Training the classifier re-seeded the global generators; restore
-        # this run's seed so that a cached and a fresh classifier give the
-        # same GAN.
-        keras.utils.set_random_seed(seed)
-        shape = list(splits["train"][0].shape[1:])
-        return Prepared(
-            name=data.name,
-            summary=data.summary(),
-            splits=splits,
-            class_names=data.class_names,
-            preprocessor=None,
-            metadata={"image_shape": shape, "source_pixel_max": data.pixel_max},
-            extra={_CLASSIFIER: classifier},
-        )
+        return dataclasses.replace(data, state=GANState(classifier))
 
     # ---- model ------------------------------------------------------------
     def _n_classes(self, config: GANConfig, data: Prepared) -> int | None:
@@ -137,7 +121,7 @@ class GANTask:
         from xent.models.gan import build_generator
 
         m, t = config.model, config.train
-        shape = tuple(data.splits["train"][0].shape[1:])
+        shape = tuple(data.splits.train.feature_shape())
         k = self._n_classes(config, data)
         gan = GAN(
             build_generator(
@@ -162,35 +146,34 @@ class GANTask:
         )
         return gan
 
-    def _inputs(self, config, data, n: int, stream: int, labels=None):
-        """Fixed generator inputs: noise (and class ids, default `i % K`)."""
-        rng = np.random.default_rng([config.train.seed, stream])
-        noise = rng.standard_normal((n, config.model.latent_dim)).astype("float32")
-        k = self._n_classes(config, data)
-        if k is None:
-            return noise
-        if labels is None:
-            labels = np.arange(n) % k
-        return [noise, np.asarray(labels, "int32")]
-
-    def _grid_inputs(self, config, data):
-        k = self._n_classes(config, data)
-        labels = None if k is None else np.arange(_GRID_ROWS**2) // _GRID_ROWS % k
-        return self._inputs(config, data, _GRID_ROWS**2, _GRID, labels)
+    def _grid_inputs(self, config: GANConfig, data: Prepared):
+        return sampling.grid_inputs(
+            config.train.seed,
+            _GRID,
+            _GRID_ROWS,
+            config.model.latent_dim,
+            self._n_classes(config, data),
+        )
 
     # ---- training ---------------------------------------------------------
     def monitor_callbacks(self, config: GANConfig, data: Prepared, log_dir: Path):
         from xent import callbacks as callbacks_lib
 
-        cbs: list[keras.callbacks.Callback] = [gan_callbacks.StopOnNonFiniteLosses()]
+        cbs: list[keras.callbacks.Callback] = [
+            StopOnNonFinite(keys=("d_loss", "g_loss"))
+        ]
         if config.eval.frechet_every_epoch:
-            val = data.splits["validation"][0]
+            val = data.splits.validation.x
+            inputs = sampling.noise_inputs(
+                config.train.seed,
+                _FRECHET_CURVE,
+                len(val),
+                config.model.latent_dim,
+                self._n_classes(config, data),
+            )
             cbs.append(
-                gan_callbacks.FrechetMonitor(
-                    data.extra[_CLASSIFIER].embed,
-                    val,
-                    self._inputs(config, data, len(val), _FRECHET_CURVE),
-                    seed=config.train.seed,
+                FrechetMonitor(
+                    data.state.classifier.embed, val, inputs, seed=config.train.seed
                 )
             )
         cbs += callbacks_lib.build_tensorboard_callbacks(
@@ -201,9 +184,7 @@ class GANTask:
             hparams=hparams(config),
         )
         cbs.append(
-            gan_callbacks.SampleGridLogger(
-                log_dir, self._grid_inputs(config, data), rows=_GRID_ROWS
-            )
+            SampleGridLogger(log_dir, self._grid_inputs(config, data), rows=_GRID_ROWS)
         )
         return cbs
 
@@ -216,19 +197,11 @@ class GANTask:
         verbose,
         initial_epoch: int = 0,
     ):
-        import tensorflow as tf
-
         from xent.backup import resumable_epochs
 
-        x, y = data.splits["train"]
-        real = x * 2.0 - 1.0  # The generator's tanh range.
         t = config.train
-        elements = (real, y) if config.model.conditional else real
-        ds = (
-            tf.data.Dataset.from_tensor_slices(elements)
-            .shuffle(len(real), seed=t.seed, reshuffle_each_iteration=True)
-            .batch(t.batch_size, drop_remainder=len(real) >= t.batch_size)
-            .prefetch(tf.data.AUTOTUNE)
+        ds = gan_data.training_dataset(
+            data.splits.train, config.model.conditional, t.batch_size, t.seed
         )
         # Epoch k sees iteration k of the pipeline, from any initial epoch.
         ds, steps = resumable_epochs(ds, initial_epoch)
@@ -244,148 +217,52 @@ class GANTask:
         return history.history
 
     # ---- evaluation -------------------------------------------------------
-    def _score(self, config, data, images, labels=None) -> dict:
-        """The report's metrics for a set of images in [0, 1]."""
-        classifier = data.extra[_CLASSIFIER]
-        ev = config.eval
-        test = data.splits["test"][0]
-        features, prob = classifier.embed(images)
-        test_features, _ = classifier.embed(test)
-        frechet = evaluation.matched_frechet(
-            test_features, features, ev.frechet_repeats, seed=config.train.seed
+    def _score(self, config: GANConfig, data: Prepared, images, labels=None):
+        return scoring.score_images(
+            images,
+            data.state.classifier.embed,
+            data.splits.train.x,
+            data.splits.test.x,
+            data.class_names,
+            config.eval,
+            config.train.seed,
+            labels,
         )
-        coverage = evaluation.class_coverage(prob)
-        queries = ev.nn_queries
-        metrics = {
-            "frechet_distance": frechet["frechet_distance"],
-            "frechet_floor": frechet["frechet_floor"],
-            "frechet_ratio": (
-                frechet["frechet_distance"] / frechet["frechet_floor"]
-                if frechet["frechet_floor"] > 0
-                else float("nan")
-            ),
-            "frechet_distance_std": frechet["frechet_distance_std"],
-            "frechet_floor_std": frechet["frechet_floor_std"],
-            "class_coverage": dict(
-                zip(data.class_names, coverage.fractions.tolist(), strict=True)
-            ),
-            "min_class_fraction": float(coverage.fractions.min()),
-            "mean_confidence": coverage.mean_confidence,
-            "nn_distance_ratio": evaluation.nn_distance_ratio(
-                images[:queries], data.splits["train"][0], test[:queries]
-            ),
-            "samples": len(images),
-        }
-        if labels is not None:
-            metrics["label_accuracy"] = float(np.mean(prob.argmax(axis=1) == labels))
-        return metrics
 
-    def evaluate_model(
-        self, model, config: GANConfig, data: Prepared, history: dict
-    ) -> Evaluation:
-        classifier = data.extra[_CLASSIFIER]
-        inputs = self._inputs(config, data, config.eval.samples, _EVAL)
-        generated = gan_callbacks.generate(model.generator, inputs)
+    def evaluate_model(self, model, config: GANConfig, data: Prepared, history: dict):
+        seed, latent = config.train.seed, config.model.latent_dim
+        k = self._n_classes(config, data)
+        inputs = sampling.noise_inputs(seed, _EVAL, config.eval.samples, latent, k)
         labels = inputs[1] if isinstance(inputs, list) else None
-        metrics = self._score(config, data, generated, labels)
+        metrics = self._score(
+            config, data, sampling.generate(model.generator, inputs), labels
+        )
+        classifier = data.state.classifier
         metrics["classifier_test_accuracy"] = classifier.info["test_metrics"].get(
             "accuracy"
         )
-        grid = gan_callbacks.generate(model.generator, self._grid_inputs(config, data))
-        k = self._n_classes(config, data)
-        coverage = metrics["class_coverage"]
-        png = {
-            "samples.png": plots.image_grid_png(
-                grid,
-                _GRID_ROWS,
-                "Generated images (fixed noise)",
-                row_labels=None
-                if k is None
-                else [data.class_names[i % k] for i in range(_GRID_ROWS)],
-            ),
-            "real_images.png": plots.image_grid_png(
-                data.splits["test"][0][: _GRID_ROWS**2], _GRID_ROWS, "Real test images"
-            ),
-            "interpolation.png": plots.image_grid_png(
-                self._interpolation(model, config, data),
-                _INTERPOLATION_ROWS,
-                "Latent interpolation (spherical, left to right)",
-            ),
-            "class_coverage.png": plots.class_coverage_png(
-                list(coverage.values()),
-                list(coverage),
-                metrics["mean_confidence"],
-                _COVERAGE_GOAL,
-            ),
-            "training_curves.png": plots.training_curves_png(history),
-        }
-        return Evaluation(
-            metrics=metrics,
-            plots=png,
-            sections={
-                "evaluation_classifier": {
-                    "path": str(classifier.path),
-                    "key": classifier.info["key"],
-                    "source": classifier.info["source"],
-                    "test_metrics": classifier.info["test_metrics"],
-                },
-                "html": {
-                    "title": f"Evaluation report — {data.name} — "
-                    f"{'class-conditional ' if k else ''}DCGAN",
-                    "metrics_note": _METRICS_NOTE,
-                },
-                "goal": {
-                    "frechet_ratio_max": 2.0,
-                    "min_class_fraction": _COVERAGE_GOAL,
-                    "met": bool(
-                        metrics["frechet_ratio"] <= 2.0
-                        and metrics["min_class_fraction"] >= _COVERAGE_GOAL
-                    ),
-                },
-            },
+        interpolation = sampling.interpolation_inputs(
+            seed, _INTERPOLATION, latent, _INTERPOLATION_ROWS, _INTERPOLATION_STEPS, k
         )
-
-    def _interpolation(self, model, config, data) -> np.ndarray:
-        rng = np.random.default_rng([config.train.seed, _INTERPOLATION])
-        latent = config.model.latent_dim
-        noise = np.concatenate(
-            [
-                plots.slerp(
-                    rng.standard_normal(latent),
-                    rng.standard_normal(latent),
-                    _INTERPOLATION_STEPS,
-                )
-                for _ in range(_INTERPOLATION_ROWS)
-            ]
-        ).astype("float32")
-        k = self._n_classes(config, data)
-        if k is None:
-            inputs = noise
-        else:
-            rows = np.arange(_INTERPOLATION_ROWS) % k
-            inputs = [noise, np.repeat(rows, _INTERPOLATION_STEPS).astype("int32")]
-        return gan_callbacks.generate(model.generator, inputs)
+        png = gan_report.build_plots(
+            sampling.generate(model.generator, self._grid_inputs(config, data)),
+            _GRID_ROWS,
+            None if k is None else [data.class_names[i % k] for i in range(_GRID_ROWS)],
+            data.splits.test.x,
+            sampling.generate(model.generator, interpolation),
+            _INTERPOLATION_ROWS,
+            metrics,
+            history,
+        )
+        sections = gan_report.build_sections(classifier, data.name, bool(k), metrics)
+        return Evaluation(metrics=metrics, plots=png, sections=sections)
 
     def baselines(self, config: GANConfig, data: Prepared) -> dict:
-        """Two reference "generators" scored exactly like the GAN.
-
-        `gaussian_pixels`: a Gaussian fitted to the training pixels (no
-        structure beyond second moments). `copy_training_images`: random
-        training images (a perfect memorizer; its `nn_distance_ratio` is 0).
-        """
-        train = data.splits["train"][0]
-        n = config.eval.samples
+        """Two reference "generators" scored exactly like the GAN (see
+        `xent.gan.scoring.baseline_images`)."""
         rng = np.random.default_rng([config.train.seed, _BASELINE])
-        flat = train.reshape(len(train), -1).astype("float64")
-        gaussian = rng.multivariate_normal(
-            flat.mean(axis=0), np.cov(flat, rowvar=False), size=n, method="eigh"
-        )
-        gaussian = np.clip(gaussian, 0.0, 1.0).reshape(n, *train.shape[1:])
-        copies = train[rng.integers(0, len(train), size=n)]
-        return {
-            "gaussian_pixels": self._score(config, data, gaussian.astype("float32")),
-            "copy_training_images": self._score(config, data, copies),
-        }
+        images = scoring.baseline_images(data.splits.train.x, config.eval.samples, rng)
+        return {name: self._score(config, data, x) for name, x in images.items()}
 
     # ---- export -----------------------------------------------------------
     def export_model(self, model, config: GANConfig, data: Prepared, base_dir, metrics):

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from xent import evaluation
-from xent.classification import ClassificationTask
+from xent.pipelines.classification import ClassificationTask
 
 
 class MulticlassTask(ClassificationTask):

@@ -46,6 +46,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from xent._compat import ema_weights_in_model
+from xent._compat import set_ema_weights_in_model
+
 __all__ = [
     "AtomicModelCheckpoint",
     "Backup",
@@ -273,7 +276,7 @@ def _callback_state(callback: keras.callbacks.Callback) -> tuple[dict, list]:
     if isinstance(callback, keras.callbacks.SwapEMAWeights):
         # At epoch end the model holds the averaged weights and the
         # optimizer the raw ones; the next epoch begins by swapping back.
-        return {"ema_weights_in_model": bool(callback._ema_weights_in_model)}, []
+        return {"ema_weights_in_model": ema_weights_in_model(callback)}, []
     return {"best": _plain(callback.best)}, []
 
 
@@ -283,7 +286,7 @@ def _set_callback_state(callback, state: dict, arrays: list) -> None:
             setattr(callback, key, state[key])
         callback.best_weights = list(arrays) if state["has_best_weights"] else None
     elif isinstance(callback, keras.callbacks.SwapEMAWeights):
-        callback._ema_weights_in_model = state["ema_weights_in_model"]
+        set_ema_weights_in_model(callback, state["ema_weights_in_model"])
     else:
         callback.best = state["best"]
 

@@ -192,13 +192,14 @@ def _parser() -> argparse.ArgumentParser:
 def _train(args) -> int:
     from xent import config as config_lib
     from xent import runner
+    from xent.data import sources
     from xent.pipelines import TASKS
 
     task = TASKS[args.task]
     overrides = list(args.overrides)
     if args.data is not None:
         overrides.append(f"data.source={json.dumps(args.data)}")
-        if args.task == "multiclass" and not _is_image_source(args.data):
+        if args.task == "multiclass" and not sources.is_image_source(args.data):
             overrides.append("model.kind=mlp")
     if args.test_data is not None:
         overrides.append(f"data.test_source={json.dumps(args.test_data)}")
@@ -212,9 +213,7 @@ def _train(args) -> int:
             columns = [c.strip() for c in value.split(",") if c.strip()]
             overrides.append(f"data.{key}={json.dumps(columns)}")
     if args.cross is not None:
-        if not hasattr(task.config_class(), "features") or not hasattr(
-            task.config_class().features, "crosses"
-        ):
+        if not task.crossed_features:
             raise config_lib.ConfigError(
                 f"--cross applies to the ctr task; {args.task} has no crossed features"
             )
@@ -237,8 +236,8 @@ def _train(args) -> int:
         value = getattr(args, key)
         if value is None:
             continue
-        if not _reads_files(task):
-            readers = sorted(name for name, t in TASKS.items() if _reads_files(t))
+        if not task.reads_files:
+            readers = sorted(name for name, t in TASKS.items() if t.reads_files)
             raise config_lib.ConfigError(
                 f"{flag} applies to the tasks that read data files "
                 f"({', '.join(readers)}); {args.task} does not"
@@ -251,12 +250,8 @@ def _train(args) -> int:
     if args.seed is not None:
         overrides.append(f"train.seed={args.seed}")
     if args.strategy is not None:
-        if not hasattr(task.config_class().train, "strategy"):
-            supported = sorted(
-                name
-                for name, t in TASKS.items()
-                if hasattr(t.config_class().train, "strategy")
-            )
+        if not task.distributable:
+            supported = sorted(name for name, t in TASKS.items() if t.distributable)
             raise config_lib.ConfigError(
                 f"--strategy applies to the tasks {', '.join(supported)}; "
                 f"{args.task} trains in one process"
@@ -288,15 +283,6 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _reads_files(task) -> bool:
-    """Whether a task's data config has the bad-row policy (file inputs)."""
-    return hasattr(task.config_class().data, "on_bad_rows")
-
-
-def _is_image_source(source: str) -> bool:
-    return source == "digits" or source.startswith("tfds:")
-
-
 def _load_export(model_dir: Path):
     import tensorflow as tf
 
@@ -312,8 +298,22 @@ def _load_export(model_dir: Path):
 
 
 def _read_features(path: Path, metadata: dict, label: str | None = None):
-    """Reads the export's feature columns from a CSV file, checking them."""
+    """Reads the export's feature columns from a CSV file, checking them.
+
+    The file is read as training reads it (`xent.data.csv_table.iter_csv_rows`:
+    a byte-order mark is dropped, fields are stripped, blank lines skipped),
+    with the same missing values and number parsing; a malformed row is an
+    error naming its line.
+
+    Returns:
+        `(features, labels, lines)`: `{input name: [n, 1] array}`, the raw
+        labels (`None` without `label`) and the line of each row.
+    """
     import numpy as np
+
+    from xent.data.columns import MISSING_VALUES
+    from xent.data.columns import parse_float
+    from xent.data.csv_table import iter_csv_rows
 
     schema = metadata.get("schema")
     if not schema:
@@ -322,65 +322,53 @@ def _read_features(path: Path, metadata: dict, label: str | None = None):
             "models score CSV files"
         )
     numeric, categorical = list(schema["numeric"]), list(schema["categorical"])
-    missing_tokens = {"", "?", "NA", "N/A", "NaN", "nan", "null", "None"}
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-    except FileNotFoundError:
-        raise ValueError(f"Data file not found: {path}") from None
-    except UnicodeDecodeError as err:
-        raise ValueError(
-            f"{path}: not UTF-8 text ({err.reason} at byte {err.start})"
-        ) from None
-    if not rows:
+    missing = frozenset(MISSING_VALUES)
+
+    def reject(line: int, reason: str) -> None:
+        raise ValueError(f"{path}:{line}: {reason}")
+
+    rows = iter_csv_rows(str(path), reject)
+    first = next(rows, None)
+    if first is None:
         raise ValueError(f"{path}: the file is empty")
-    header = rows[0]
+    _, header = first
     absent = [
         c for c in numeric + categorical + ([label] if label else []) if c not in header
     ]
     if absent:
         raise ValueError(f"{path}: missing column(s) {absent}; the file has {header}")
     index = {c: header.index(c) for c in header}
-    body = rows[1:]
+    lines, body = [], []
+    for line, fields in rows:
+        if len(fields) != len(header):
+            raise ValueError(
+                f"{path}:{line}: expected {len(header)} fields, found {len(fields)}"
+            )
+        lines.append(line)
+        body.append(fields)
     features = {}
     for col in numeric:
         values = np.empty((len(body), 1), "float32")
         for i, row in enumerate(body):
-            if len(row) != len(header):
+            raw = row[index[col]]
+            number = np.nan if raw in missing else parse_float(raw)
+            if number is None:
                 raise ValueError(
-                    f"{path}:{i + 2}: expected {len(header)} fields, found {len(row)}"
+                    f"{path}:{lines[i]}: column {col!r}: {raw!r} is not a number"
                 )
-            raw = row[index[col]].strip()
-            if raw in missing_tokens:
-                values[i, 0] = np.nan
-                continue
-            try:
-                values[i, 0] = float(raw)
-            except ValueError:
-                raise ValueError(
-                    f"{path}:{i + 2}: column {col!r}: {raw!r} is not a number"
-                ) from None
+            values[i, 0] = number
         features[col] = values
     for col in categorical:
-        values = np.array(
-            [
-                [
-                    (
-                        ""
-                        if row[index[col]].strip() in missing_tokens
-                        else row[index[col]].strip()
-                    )
-                ]
-                for row in body
-            ],
-            dtype=object,
-        )
-        features[col] = values.reshape(len(body), 1)
-    labels = [row[index[label]].strip() for row in body] if label else None
+        values = np.empty((len(body), 1), dtype=object)
+        values[:, 0] = [
+            "" if row[index[col]] in missing else row[index[col]] for row in body
+        ]
+        features[col] = values
+    labels = [row[index[label]] for row in body] if label else None
     # The serving signature names inputs by sanitized column names.
     input_names = schema.get("input_names") or {}
     features = {input_names.get(col, col): values for col, values in features.items()}
-    return features, labels
+    return features, labels, lines
 
 
 def _score(fn, features: dict, batch_size: int = 4096) -> dict:
@@ -407,7 +395,7 @@ def _predict(args) -> int:
     from xent.runner import write_atomic
 
     fn, metadata = _load_export(args.model)
-    features, _ = _read_features(args.data, metadata)
+    features, _, _ = _read_features(args.data, metadata)
     out = _score(fn, features)
     probs = out["probabilities"]
     class_names = metadata.get("class_names") or []
@@ -442,7 +430,7 @@ def _evaluate(args) -> int:
     from xent.runner import write_atomic
 
     fn, metadata = _load_export(args.model)
-    features, labels = _read_features(args.data, metadata, label=args.label)
+    features, labels, lines = _read_features(args.data, metadata, label=args.label)
     class_names = list(metadata.get("class_names") or [])
     mapping = metadata.get("schema", {}).get("label_mapping") or {
         name: i for i, name in enumerate(class_names)
@@ -452,7 +440,7 @@ def _evaluate(args) -> int:
         key = _label_key(value, mapping)
         if key is None:
             raise ValueError(
-                f"{args.data}:{i + 2}: label {value!r} is not one of the model's "
+                f"{args.data}:{lines[i]}: label {value!r} is not one of the model's "
                 f"classes {class_names}"
             )
         y.append(mapping[key])

@@ -249,10 +249,11 @@ def prepare_model(model: keras.Model, dist: Distribution) -> None:
     """
     if dist.num_workers <= 1:
         return
-    import types
+    # Imported here like Keras in this module: `xent._compat` imports Keras.
+    from xent._compat import replace_symbolic_build
 
+    replace_symbolic_build(model, _build_from_local_batch)
     for name, method in (
-        ("_maybe_symbolic_build", types.MethodType(_build_from_local_batch, model)),
         ("train_step", _vector_logs(model.train_step)),
         ("test_step", _vector_logs(model.test_step)),
     ):
@@ -262,6 +263,8 @@ def prepare_model(model: keras.Model, dist: Distribution) -> None:
 def _build_from_local_batch(self, iterator=None, data_batch=None):
     import keras
     import tensorflow as tf
+
+    from xent._compat import symbolic_build
 
     strategy = self.distribute_strategy
 
@@ -275,7 +278,7 @@ def _build_from_local_batch(self, iterator=None, data_batch=None):
             data_batch = keras.tree.map_structure(local, next(batches))
             break
     with strategy.scope():
-        self._symbolic_build(data_batch=data_batch)
+        symbolic_build(self, data_batch)
 
 
 def _vector_logs(step):

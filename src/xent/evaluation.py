@@ -1,8 +1,8 @@
 """Evaluation metrics for trained classifiers, and scikit-learn baselines.
 
-Pure functions of labels and predicted probabilities (NumPy and scikit-learn
-only; no Keras, no disk access). Every function returns a dict of plain Python
-values (`float`, `int`, `None`, lists), ready for `json.dumps`.
+Pure functions of labels and predicted probabilities (NumPy, scikit-learn and
+`xent.information`; no Keras, no disk access). Every function returns a dict of
+plain Python values (`float`, `int`, `None`, lists), ready for `json.dumps`.
 
 Conventions:
 
@@ -35,12 +35,13 @@ from sklearn.metrics import average_precision_score
 from sklearn.metrics import brier_score_loss
 from sklearn.metrics import confusion_matrix
 from sklearn.metrics import f1_score
-from sklearn.metrics import log_loss
 from sklearn.metrics import precision_recall_curve
 from sklearn.metrics import precision_recall_fscore_support
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from xent import information
 
 __all__ = [
     "ECE_BINS",
@@ -346,9 +347,10 @@ def binary_metrics(y_true: Any, prob: Any, sample_weight: Any = None) -> dict[st
     """Ranking, probabilistic and thresholded metrics of a binary classifier.
 
     Values come from scikit-learn (`roc_auc_score`, `average_precision_score`,
-    `log_loss`, `accuracy_score`, `brier_score_loss`,
-    `precision_recall_fscore_support`, `precision_recall_curve`,
-    `confusion_matrix`), except `ece` (see `calibration_curve`).
+    `accuracy_score`, `brier_score_loss`, `precision_recall_fscore_support`,
+    `precision_recall_curve`, `confusion_matrix`), except `log_loss`
+    (`xent.information.binary_log_loss`, equal to scikit-learn's) and `ece`
+    (see `calibration_curve`).
 
     Args:
         y_true: Labels in {0, 1}, shape `[n]` or `[n, 1]`.
@@ -389,7 +391,7 @@ def binary_metrics(y_true: Any, prob: Any, sample_weight: Any = None) -> dict[st
         "pr_auc": (
             float(average_precision_score(y, p, sample_weight=w)) if y.any() else None
         ),
-        "log_loss": float(log_loss(y, p, sample_weight=w, labels=[0, 1])),
+        "log_loss": information.binary_log_loss(y, p, w),
         "accuracy": float(accuracy_score(y, pred, sample_weight=w)),
         "brier": float(brier_score_loss(y, p, sample_weight=w, labels=[0, 1])),
         "ece": _calibration_bins(y.astype(np.float64), p, ECE_BINS, w)["ece"],
@@ -456,19 +458,13 @@ def multiclass_metrics(
         "weighted_f1": float(
             f1_score(y, pred, labels=labels, average="weighted", zero_division=0)
         ),
-        "log_loss": float(log_loss(y, p, labels=labels)),
+        "log_loss": information.categorical_log_loss(y, p),
         "ece": _calibration_bins(correct, p.max(axis=1), ECE_BINS, None)["ece"],
         "per_class": per_class,
         "confusion_matrix": confusion_matrix(y, pred, labels=labels).tolist(),
         "n": int(y.shape[0]),
         "n_classes": int(k),
     }
-
-
-def _entropy(p: np.ndarray) -> float:
-    """`-sum p log p` with `0 log 0 = 0`."""
-    nz = p > 0
-    return float(-np.sum(p[nz] * np.log(p[nz])))
 
 
 def cross_entropy_decomposition(y_true: Any, prob: Any) -> dict[str, Any]:
@@ -485,8 +481,10 @@ def cross_entropy_decomposition(y_true: Any, prob: Any) -> dict[str, Any]:
     has log loss H(p_hat, c) = H(p_hat) + KL(p_hat || c), smallest for the base
     rate c = p_hat, where it equals the `label_entropy` H(p_hat). Hence:
 
-    * `normalized_entropy` = log_loss / H(p_hat) (He et al., 2014): below 1
-      the model beats the base rate; 1 - NE is the relative information gain.
+    * `log_loss_over_label_entropy` = log_loss / H(p_hat): below 1 the model
+      beats the test split's own base rate; 1 minus it is the relative
+      information gain. (The CTR report's `normalized_entropy`, He et al.
+      2014, divides by the entropy of the *training* click rate instead.)
     * `information_gain` = H(p_hat) - log_loss (nats): an estimate of a lower
       bound on the mutual information I(X; Y) between features and label.
     * The identity at the level of the marginal, with q_bar the mean predicted
@@ -501,8 +499,9 @@ def cross_entropy_decomposition(y_true: Any, prob: Any) -> dict[str, Any]:
         prob: Predicted probabilities: of class 1 (binary) or of each class.
 
     Returns:
-        A dict with `log_loss`, `label_entropy`, `normalized_entropy` (None when
-        `y_true` has one class, so `label_entropy` is 0), `information_gain`,
+        A dict with `log_loss`, `label_entropy`, `log_loss_over_label_entropy`
+        (None when `y_true` has one class, so `label_entropy` is 0),
+        `information_gain`,
         `marginal_cross_entropy`, `marginal_kl`, `label_marginal` and
         `mean_prediction` (lists of K floats), `n`, `n_classes` and `units`
         (`"nats"`).
@@ -524,21 +523,20 @@ def cross_entropy_decomposition(y_true: Any, prob: Any) -> dict[str, Any]:
         p1 = _check_binary_prob(p, y.shape[0])
         p = np.stack([1.0 - p1, p1], axis=1)
     n, k = p.shape
-    loss = float(log_loss(y, p, labels=list(range(k))))
+    loss = information.categorical_log_loss(y, p)
     marginal = np.bincount(y, minlength=k) / n
     mean_pred = p.mean(axis=0)
-    h = _entropy(marginal)
-    # Clipped like sklearn's log_loss, so a class never predicted stays finite.
-    log_q = np.log(np.clip(mean_pred, np.finfo(np.float64).eps, 1.0))
-    nz = marginal > 0
-    marginal_ce = float(-np.sum(marginal[nz] * log_q[nz]))
+    # The mean prediction is clipped like the log loss, so a class never
+    # predicted stays finite; the KL term is summed term by term.
+    marginal_d = information.decomposition(marginal, mean_pred)
+    h = marginal_d.entropy
     return {
         "log_loss": loss,
         "label_entropy": h,
-        "normalized_entropy": loss / h if h > 0 else None,
+        "log_loss_over_label_entropy": loss / h if h > 0 else None,
         "information_gain": h - loss,
-        "marginal_cross_entropy": marginal_ce,
-        "marginal_kl": marginal_ce - h,
+        "marginal_cross_entropy": marginal_d.cross_entropy,
+        "marginal_kl": marginal_d.kl_divergence,
         "label_marginal": marginal.tolist(),
         "mean_prediction": mean_pred.tolist(),
         "n": int(n),

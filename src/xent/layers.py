@@ -1,41 +1,119 @@
-"""The loss endpoint layer that attaches the shared cross-entropy to a model.
+"""The probability head of a serving model: logits in, probabilities out.
 
-A model's last layer produces logits. `CrossEntropyEndpoint` takes those
-logits and, when targets are given (training), adds the cross-entropy with
-`add_loss`; it always returns probabilities (sigmoid for the binary losses,
-softmax for the categorical ones). The same layer called without targets
-gives the inference graph, so a serving model needs no target input:
+Models output logits and train with a loss built with `from_logits=True`;
+the exported serving model ends with a `ProbabilityHead`, the sigmoid (binary)
+or softmax (multiclass) of those logits, computed in float32:
 
 >>> import keras
->>> from xent.losses import BinaryCrossentropy
 >>> x = keras.Input((4,), name="x")
->>> y = keras.Input((1,), name="y")
 >>> logits = keras.layers.Dense(1)(x)
->>> head = CrossEntropyEndpoint(BinaryCrossentropy(from_logits=True))
->>> train_model = keras.Model([x, y], head(logits, y))
->>> serve_model = keras.Model(x, head(logits))
+>>> serve_model = keras.Model(x, ProbabilityHead("sigmoid")(logits))
+
+`CrossEntropyEndpoint`, the former name of this layer, is a deprecated alias
+kept so that models saved with it still load; it also adds a loss with
+`add_loss` when called with targets, which the pipelines never did.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import keras
 from keras import ops
 
 from xent import losses
 
-__all__ = ["CrossEntropyEndpoint"]
+__all__ = ["CrossEntropyEndpoint", "ProbabilityHead"]
 
 _BINARY = (losses.BinaryCrossentropy, losses.BinaryFocalCrossentropy)
 _ACTIVATIONS = ("sigmoid", "softmax")
 
 
-def _default_activation(loss: keras.losses.Loss) -> str:
-    return "sigmoid" if isinstance(loss, _BINARY) else "softmax"
+def _check_activation(activation: str) -> None:
+    if activation not in _ACTIVATIONS:
+        raise ValueError(
+            "Invalid value for argument `activation`. Expected one of "
+            f"{_ACTIVATIONS}. Received: activation={activation!r}"
+        )
+
+
+def _probabilities(logits, activation: str, axis: int):
+    if activation == "sigmoid":
+        return ops.sigmoid(logits)
+    return ops.softmax(logits, axis=axis)
+
+
+@keras.saving.register_keras_serializable(package="xent")
+class ProbabilityHead(keras.layers.Layer):
+    """Turns logits into probabilities: `sigmoid(z)` or `softmax(z, axis)`.
+
+    The layer computes in float32 by default (its `dtype`), so a model
+    trained in a lower precision still serves float32 probabilities.
+
+    Args:
+        activation: `"sigmoid"` (binary: P(class 1) per logit) or
+            `"softmax"` (one distribution over the classes along `axis`).
+        axis: The class axis of the softmax.
+        **kwargs: Base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        logits: The model's logits.
+
+    Returns:
+        Probabilities with the shape of `logits`.
+
+    Raises:
+        ValueError: If `activation` is unknown.
+
+    >>> import numpy as np
+    >>> head = ProbabilityHead("softmax")
+    >>> float(np.sum(head(np.array([[2.0, 0.0, -1.0]], "float32"))))
+    1.0
+    """
+
+    def __init__(self, activation: str = "sigmoid", axis: int = -1, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        _check_activation(activation)
+        self.activation = activation
+        self.axis = axis
+
+    @classmethod
+    def for_loss(cls, loss: keras.losses.Loss, **kwargs) -> ProbabilityHead:
+        """The head that matches a loss on logits.
+
+        Args:
+            loss: A loss from `xent.losses`: sigmoid for the binary losses,
+                softmax (along the loss's `axis`) for the categorical ones.
+            **kwargs: Base layer arguments (`name`, `dtype`, ...).
+
+        Returns:
+            The layer.
+        """
+        if isinstance(loss, _BINARY):
+            return cls("sigmoid", **kwargs)
+        return cls("softmax", axis=getattr(loss, "axis", -1), **kwargs)
+
+    def call(self, logits):
+        return _probabilities(logits, self.activation, self.axis)
+
+    def compute_output_shape(self, logits_shape):
+        return logits_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"activation": self.activation, "axis": self.axis})
+        return config
 
 
 @keras.saving.register_keras_serializable(package="xent")
 class CrossEntropyEndpoint(keras.layers.Layer):
-    """Adds a cross-entropy loss on logits and returns probabilities.
+    """Deprecated alias of `ProbabilityHead`, kept to load saved models.
+
+    Adds the loss on logits with `add_loss` when called with targets and
+    returns probabilities (sigmoid for the binary losses, softmax for the
+    categorical ones). Use `ProbabilityHead` in serving models and pass the
+    loss to `compile` for training.
 
     Args:
         loss: A loss from `xent.losses` constructed with `from_logits=True`
@@ -58,6 +136,12 @@ class CrossEntropyEndpoint(keras.layers.Layer):
     """
 
     def __init__(self, loss=None, activation: str | None = None, **kwargs):
+        warnings.warn(
+            "`CrossEntropyEndpoint` is deprecated: use `ProbabilityHead` for "
+            "the probabilities and pass the loss to `compile`.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         super().__init__(**kwargs)
         if loss is None:
             loss = losses.BinaryCrossentropy(from_logits=True)
@@ -74,21 +158,19 @@ class CrossEntropyEndpoint(keras.layers.Layer):
                 "logits, so the loss must be built with `from_logits=True`. "
                 f"Received: loss={loss!r}"
             )
-        activation = activation or _default_activation(loss)
-        if activation not in _ACTIVATIONS:
-            raise ValueError(
-                "Invalid value for argument `activation`. Expected one of "
-                f"{_ACTIVATIONS}. Received: activation={activation!r}"
-            )
+        activation = activation or (
+            "sigmoid" if isinstance(loss, _BINARY) else "softmax"
+        )
+        _check_activation(activation)
         self.loss_fn = loss
         self.activation = activation
 
     def call(self, logits, targets=None, sample_weight=None):
         if targets is not None:
             self.add_loss(self.loss_fn(targets, logits, sample_weight=sample_weight))
-        if self.activation == "sigmoid":
-            return ops.sigmoid(logits)
-        return ops.softmax(logits, axis=getattr(self.loss_fn, "axis", -1))
+        return _probabilities(
+            logits, self.activation, getattr(self.loss_fn, "axis", -1)
+        )
 
     def compute_output_shape(
         self, logits_shape, targets_shape=None, sample_weight_shape=None

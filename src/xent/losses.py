@@ -40,9 +40,11 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
-# Keras keeps masks on tensors in a private attribute; the sparse loss uses it
-# (like Keras) so that `ignore_class` entries are left out of the mean.
-from keras.src.backend import set_keras_mask
+# Keras keeps masks and logits on tensors in private attributes; the losses use
+# them like Keras' own (see `xent._compat`).
+from xent._compat import is_graph_tensor
+from xent._compat import keras_logits
+from xent._compat import set_keras_mask
 
 __all__ = [
     "BinaryCrossentropy",
@@ -88,17 +90,15 @@ def _recover_logits(y_pred, from_logits: bool, op_type: str, fn_name: str):
     carries its logits in `_keras_logits`; in a TF graph a tensor made by a
     `Sigmoid`/`Softmax` op is traced to that op's input.
     """
-    logits = getattr(y_pred, "_keras_logits", None)
-    if logits is None and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        if (
-            hasattr(y_pred, "op")
-            and not isinstance(y_pred, (tf.__internal__.EagerTensor, tf.Variable))
-            and y_pred.op.type == op_type
-            and len(y_pred.op.inputs) == 1
-        ):
-            logits = y_pred.op.inputs[0]
+    logits = keras_logits(y_pred)
+    if (
+        logits is None
+        and keras.backend.backend() == "tensorflow"
+        and is_graph_tensor(y_pred)
+        and y_pred.op.type == op_type
+        and len(y_pred.op.inputs) == 1
+    ):
+        logits = y_pred.op.inputs[0]
     if logits is None:
         return y_pred, from_logits
     if from_logits:

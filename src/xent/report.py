@@ -1,25 +1,29 @@
-"""Evaluation report rendering: PNG plots, a standalone HTML page, JSON values.
+"""Evaluation report rendering: JSON values and a standalone HTML page.
 
-Pure functions: plots are returned as PNG bytes and the page as a string; the
-runner decides where they are written. Figures are drawn with matplotlib's
-object API (`Figure` + `FigureCanvasAgg`), so no global pyplot state or
-backend setting is touched.
+Pure functions: the page is returned as a string; the runner decides where it
+is written. The PNG plots the page shows live in `xent.plots` (re-exported here
+as `render_plots`, `calibration_buckets_png`, `BINARY_PLOTS` and
+`MULTICLASS_PLOTS` for existing callers).
 
-The `report` dict rendered by `render_html` (every key optional):
+`render_html` reads the `report.json` dict as the runner writes it (every key
+optional):
 
-* `title` (str), `task` (`"binary"` or `"multiclass"`), `dataset` (str),
-  `model_name` (str, default `"model"`), `created_at` (str).
-* `data`: `{"splits": {split: {"n": int, "class_counts": {class: int}}},
-  "n_features": int, "feature_names": [str], "class_names": [str],
-  "bad_rows": {"count": int, "examples": ["file:line: reason"]}}`; a split
-  may also be given as a bare row count; `bad_rows` (malformed rows skipped
-  while reading files) is shown when present.
-* `metrics`: the model's `xent.evaluation.binary_metrics` or
-  `multiclass_metrics` dict on the test split.
-* `baselines`: `{name: metrics}`, as returned by `xent.evaluation.baselines`.
-* `cross_entropy`: `xent.evaluation.cross_entropy_decomposition`'s dict.
-* `config`: the run's resolved config (any JSON-able value).
-* `metrics_note` (str): replaces the note under the metrics table.
+* `task` (`"binary"`, `"multiclass"`, ...), `created` (str), `config` (any
+  JSON-able value), `class_names` ([str]).
+* `dataset`: `{"name": str, "rows": {split: int}, "features": {"numeric":
+  [str], "categorical": [str], ...}, "bad_rows": {"count": int, "examples":
+  ["file:line: reason"]}}`; a split may also be given as `{"n": int,
+  "class_counts": {class: int}}`; `bad_rows` (malformed rows skipped while
+  reading files) is shown when present.
+* `metrics.test`: the model's metrics on the test split (e.g.
+  `xent.evaluation.binary_metrics` or `multiclass_metrics`), with
+  `metrics.test.cross_entropy` the dict of
+  `xent.evaluation.cross_entropy_decomposition` (plus, for CTR, the truth
+  decomposition keys `bayes_log_loss`, `expected_log_loss`,
+  `excess_log_loss`, `excess_log_loss_pct`).
+* `baseline`: `{name: metrics}`, as returned by `xent.evaluation.baselines`.
+* `html`: a task's own `title` (str) and `metrics_note` (str, replaces the
+  note under the metrics table).
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ import dataclasses
 import datetime
 import enum
 import html
-import io
 import json
 import math
 import pathlib
@@ -37,39 +40,20 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
-from sklearn.metrics import precision_recall_curve
-from sklearn.metrics import roc_curve
 
-from xent import evaluation
+from xent.plots import BINARY_PLOTS
+from xent.plots import MULTICLASS_PLOTS
+from xent.plots import calibration_buckets_png
+from xent.plots import render_plots
 
 __all__ = [
-    "calibration_buckets_png",
     "BINARY_PLOTS",
     "MULTICLASS_PLOTS",
+    "calibration_buckets_png",
     "render_html",
     "render_plots",
     "to_jsonable",
 ]
-
-BINARY_PLOTS = (
-    "roc.png",
-    "pr.png",
-    "calibration.png",
-    "confusion_matrix.png",
-    "training_curves.png",
-)
-"""File names `render_plots` returns for a binary task, in display order."""
-
-MULTICLASS_PLOTS = ("confusion_matrix.png", "calibration.png", "training_curves.png")
-"""File names `render_plots` returns for a multiclass task, in display order."""
-
-_DPI = 100
-# Confusion-matrix plots stop annotating cells / labelling ticks beyond these.
-_MAX_ANNOTATED_CLASSES = 20
-_MAX_LABELLED_CLASSES = 40
 
 # Metric rows where a best value is marked; other rows are descriptive.
 _HIGHER_IS_BETTER = frozenset(
@@ -129,6 +113,8 @@ _METRIC_LABELS = {
     "n": "Test samples",
 }
 _DIGITS = 4
+# The column of the trained model in the metrics table.
+_MODEL_NAME = "model"
 
 
 # --------------------------------------------------------------------------
@@ -203,301 +189,6 @@ def _json_key(key: Any) -> str:
 
 
 # --------------------------------------------------------------------------
-# Plots.
-# --------------------------------------------------------------------------
-
-
-def _plot_class_names(class_names: Sequence[str] | None, k: int) -> list[str]:
-    if class_names is None:
-        return [str(i) for i in range(k)]
-    if isinstance(class_names, str) or len(class_names) != k:
-        raise ValueError(
-            f"Invalid value for argument class_names. Expected {k} names. "
-            f"Received: {class_names!r}"
-        )
-    return [str(n) for n in class_names]
-
-
-def _mpl_text(text: Any) -> str:
-    """`text` shown literally by matplotlib (`$` would start math mode)."""
-    return str(text).replace("$", r"\$")
-
-
-def _png(fig: Figure) -> bytes:
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    # No "Software" entry, so the bytes do not depend on the matplotlib version.
-    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
-    return buf.getvalue()
-
-
-def _message_png(title: str, message: str) -> bytes:
-    """A placeholder figure for a plot that is undefined for these data."""
-    fig = Figure(figsize=(5, 4))
-    ax = fig.add_subplot()
-    ax.set_axis_off()
-    ax.set_title(_mpl_text(title))
-    ax.text(0.5, 0.5, _mpl_text(message), ha="center", va="center", wrap=True)
-    return _png(fig)
-
-
-def _roc_png(y: np.ndarray, p: np.ndarray, auc: float | None) -> bytes:
-    if auc is None:
-        return _message_png("ROC curve", "Undefined: y_true holds a single class.")
-    fpr, tpr, _ = roc_curve(y, p)
-    fig = Figure(figsize=(5, 5), layout="constrained")
-    ax = fig.add_subplot()
-    ax.plot(fpr, tpr, lw=2, label=f"model (AUC = {auc:.4f})")
-    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="chance")
-    ax.set(
-        xlabel="False positive rate",
-        ylabel="True positive rate",
-        title="ROC curve",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
-        aspect="equal",
-    )
-    ax.legend(loc="lower right")
-    ax.grid(alpha=0.3)
-    return _png(fig)
-
-
-def _pr_png(y: np.ndarray, p: np.ndarray, ap: float | None, base: float) -> bytes:
-    if ap is None:
-        return _message_png(
-            "Precision-recall curve", "Undefined: y_true holds no positive."
-        )
-    precision, recall, _ = precision_recall_curve(y, p)
-    fig = Figure(figsize=(5, 5), layout="constrained")
-    ax = fig.add_subplot()
-    ax.step(recall, precision, where="post", lw=2, label=f"model (AP = {ap:.4f})")
-    ax.axhline(base, ls="--", color="grey", lw=1, label=f"base rate ({base:.3f})")
-    ax.set(
-        xlabel="Recall",
-        ylabel="Precision",
-        title="Precision-recall curve",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
-        aspect="equal",
-    )
-    ax.legend(loc="lower left")
-    ax.grid(alpha=0.3)
-    return _png(fig)
-
-
-def _calibration_png(curve: dict[str, Any], title: str, xlabel: str) -> bytes:
-    fig = Figure(figsize=(5, 6), layout="constrained")
-    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    top.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect")
-    top.plot(
-        curve["mean_predicted"],
-        curve["observed_rate"],
-        marker="o",
-        lw=2,
-        label=f"model (ECE = {curve['ece']:.4f})",
-    )
-    top.set(
-        ylabel="Observed frequency",
-        title=title,
-        xlim=(0, 1),
-        ylim=(-0.02, 1.04),
-    )
-    top.legend(loc="best")
-    top.grid(alpha=0.3)
-    lower = np.asarray(curve["bin_lower"])
-    upper = np.asarray(curve["bin_upper"])
-    bottom.bar(lower, curve["count"], width=upper - lower, align="edge", alpha=0.7)
-    bottom.set(xlabel=xlabel, ylabel="Count")
-    bottom.grid(alpha=0.3)
-    return _png(fig)
-
-
-def calibration_buckets_png(buckets: Mapping[str, Sequence[float]]) -> bytes:
-    """Bucketed calibration plot (log-log): mean predicted vs observed CTR.
-
-    Args:
-        buckets: `mean_predicted`, `observed` and `count` lists, as returned
-            by `xent.ctr.metrics.calibration_buckets` (equal-count buckets).
-    """
-    pred = np.asarray(buckets.get("mean_predicted", []), dtype=np.float64)
-    obs = np.asarray(buckets.get("observed", []), dtype=np.float64)
-    if pred.size == 0:
-        return _message_png("Calibration by bucket", "no predictions")
-    fig = Figure(figsize=(5, 4.5))
-    ax = fig.add_subplot()
-    floor = 0.5 / max(int(np.sum(buckets.get("count", [1]))), 1)
-    lo = max(min(pred.min(), obs[obs > 0].min() if np.any(obs > 0) else 1), floor)
-    hi = max(pred.max(), obs.max(), lo * 10)
-    ax.plot([lo, hi], [lo, hi], color="0.6", linestyle="--", label="perfect")
-    ax.plot(pred, np.maximum(obs, floor), marker="o", label="model")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("mean predicted CTR (equal-count buckets)")
-    ax.set_ylabel("observed CTR")
-    ax.set_title("Calibration by bucket")
-    ax.legend(loc="upper left")
-    return _png(fig)
-
-
-def _confusion_png(cm: np.ndarray, names: Sequence[str], title: str) -> bytes:
-    k = cm.shape[0]
-    side = min(4 + 0.4 * k, 16)
-    fig = Figure(figsize=(side + 1, side), layout="constrained")
-    ax = fig.add_subplot()
-    image = ax.imshow(cm, cmap="Blues", interpolation="nearest")
-    fig.colorbar(image, ax=ax, label="Count", ticks=MaxNLocator(integer=True))
-    ax.set(xlabel="Predicted class", ylabel="True class", title=title)
-    if k <= _MAX_LABELLED_CLASSES:
-        labels = [_mpl_text(n) for n in names]
-        ax.set_xticks(range(k), labels, rotation=45, ha="right")
-        ax.set_yticks(range(k), labels)
-    if k <= _MAX_ANNOTATED_CLASSES:
-        threshold = cm.max() / 2 if cm.size else 0
-        for (i, j), count in np.ndenumerate(cm):
-            ax.text(
-                j,
-                i,
-                f"{count:d}",
-                ha="center",
-                va="center",
-                color="white" if count > threshold else "black",
-            )
-    return _png(fig)
-
-
-def _history_groups(history: Mapping[str, Sequence[float]]) -> list[list[str]]:
-    """Keys grouped as `[name, "val_" + name]` pairs, in first-seen order."""
-    groups: list[list[str]] = []
-    for key in history:
-        if key.startswith("val_") and key[4:] in history:
-            continue  # Plotted with its training series.
-        group = [key]
-        if f"val_{key}" in history:
-            group.append(f"val_{key}")
-        groups.append(group)
-    return groups
-
-
-def _history_series(history: Any) -> dict[str, np.ndarray]:
-    """`history` checked and converted to float64 arrays (None -> empty)."""
-    if history is None:
-        return {}
-    if not isinstance(history, Mapping):
-        raise ValueError(
-            "Invalid value for argument history. Expected a dict of lists. "
-            f"Received: {type(history).__name__}"
-        )
-    series: dict[str, np.ndarray] = {}
-    for key, values in history.items():
-        if not isinstance(key, str):
-            raise ValueError(
-                f"Invalid key in argument history. Expected str. Received: {key!r}"
-            )
-        try:
-            series[key] = np.asarray(values, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError) as err:
-            raise ValueError(
-                f"Invalid value for argument history[{key!r}]. Expected a list "
-                "of numbers."
-            ) from err
-    return series
-
-
-def _training_curves_png(series: Mapping[str, np.ndarray]) -> bytes:
-    if not series:
-        return _message_png("Training curves", "No training history recorded.")
-    groups = _history_groups(series)
-    ncols = min(3, len(groups))
-    nrows = math.ceil(len(groups) / ncols)
-    fig = Figure(figsize=(4.5 * ncols, 3.5 * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax, group in zip(axes, groups, strict=False):  # Spare axes stay empty.
-        for key in group:
-            values = series[key]
-            epochs = np.arange(1, values.size + 1)
-            label = "validation" if key.startswith("val_") else "train"
-            ax.plot(
-                epochs, values, marker="." if values.size < 30 else None, label=label
-            )
-        ax.set(title=_mpl_text(group[0]), xlabel="Epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend()
-    for ax in axes[len(groups) :]:
-        ax.set_axis_off()
-    return _png(fig)
-
-
-def render_plots(
-    task: str,
-    y_true: Any,
-    prob: Any,
-    history: Mapping[str, Sequence[float]] | None,
-    class_names: Sequence[str] | None = None,
-) -> dict[str, bytes]:
-    """Draw the report's plots as PNG images.
-
-    Args:
-        task: `"binary"` or `"multiclass"`.
-        y_true: Test labels: {0, 1} (binary) or class ids (multiclass).
-        prob: Predicted probabilities: of class 1, `[n]`, (binary) or of each
-            class, `[n, K]` (multiclass).
-        history: A Keras `History.history`-like dict, metric name -> one value
-            per epoch. Each `name` is plotted with its `val_name` in one
-            subplot. None or empty draws a "no history" placeholder.
-        class_names: Optional class names for the confusion-matrix axes.
-
-    Returns:
-        PNG bytes keyed by file name, in display order: `BINARY_PLOTS` or
-        `MULTICLASS_PLOTS`. Plots that are undefined for the data (ROC with a
-        single class, PR without positives) are placeholders with a message.
-
-    Raises:
-        ValueError: If `task` is unknown or the labels, probabilities, history
-            or class names are invalid.
-    """
-    if task not in evaluation.TASKS:
-        raise ValueError(
-            "Invalid value for argument task. Expected one of "
-            f"{set(evaluation.TASKS)}. Received: {task!r}"
-        )
-    series = _history_series(history)
-    if task == "binary":
-        metrics = evaluation.binary_metrics(y_true, prob)  # Also validates.
-        y = np.asarray(y_true).reshape(-1).astype(np.int64)
-        p = np.asarray(prob, dtype=np.float64).reshape(-1)
-        names = _plot_class_names(class_names, 2)
-        curve = evaluation.calibration_curve(y, p)
-        return {
-            "roc.png": _roc_png(y, p, metrics["auc"]),
-            "pr.png": _pr_png(y, p, metrics["pr_auc"], metrics["positive_rate"]),
-            "calibration.png": _calibration_png(
-                curve,
-                "Reliability diagram",
-                f"Predicted probability of class {_mpl_text(names[1])}",
-            ),
-            "confusion_matrix.png": _confusion_png(
-                np.asarray(metrics["confusion_matrix"]),
-                names,
-                "Confusion matrix (threshold 0.5)",
-            ),
-            "training_curves.png": _training_curves_png(series),
-        }
-    metrics = evaluation.multiclass_metrics(y_true, prob, class_names)  # Validates.
-    names = list(metrics["per_class"])
-    curve = evaluation.calibration_curve(y_true, prob)
-    return {
-        "confusion_matrix.png": _confusion_png(
-            np.asarray(metrics["confusion_matrix"]), names, "Confusion matrix"
-        ),
-        "calibration.png": _calibration_png(
-            curve, "Top-label reliability diagram", "Top-label confidence"
-        ),
-        "training_curves.png": _training_curves_png(series),
-    }
-
-
-# --------------------------------------------------------------------------
 # HTML.
 # --------------------------------------------------------------------------
 
@@ -553,6 +244,11 @@ def _dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _test_metrics(report: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`report["metrics"]["test"]`, or `{}`."""
+    return _dict(_dict(report.get("metrics")).get("test"))
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """An HTML table; cells are pre-rendered HTML (`<td>`/`<th>` included)."""
     head = "".join(f"<th>{h}</th>" for h in header)
@@ -562,9 +258,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def _metrics_section(report: Mapping[str, Any]) -> str:
     columns: dict[str, Mapping[str, Any]] = {}
-    if isinstance(report.get("metrics"), Mapping):
-        columns[str(report.get("model_name") or "model")] = report["metrics"]
-    for name, metrics in _dict(report.get("baselines")).items():
+    test = _dict(report.get("metrics")).get("test")
+    if isinstance(test, Mapping):
+        columns[_MODEL_NAME] = test
+    for name, metrics in _dict(report.get("baseline")).items():
         if isinstance(metrics, Mapping):
             columns.setdefault(str(name), metrics)
     if not columns:
@@ -601,7 +298,7 @@ def _metrics_section(report: Mapping[str, Any]) -> str:
             cells.append(f'<td class="{css}">{_fmt(v)}</td>')
         rows.append(cells)
     table = _table(["Metric", *(_e(name) for name in columns)], rows)
-    note = report.get("metrics_note")
+    note = _dict(report.get("html")).get("metrics_note")
     note_html = (
         _e(note)
         if isinstance(note, str)
@@ -629,8 +326,8 @@ def _class_balance(counts: Mapping[str, Any]) -> str:
 
 
 def _data_section(report: Mapping[str, Any]) -> str:
-    data = _dict(report.get("data"))
-    splits = _dict(data.get("splits"))
+    dataset = _dict(report.get("dataset"))
+    splits = _dict(dataset.get("rows"))
     parts = []
     if splits:
         rows = []
@@ -648,25 +345,28 @@ def _data_section(report: Mapping[str, Any]) -> str:
                 ]
             )
         parts.append(_table(["Split", "Rows", "Class balance"], rows))
-    names = data.get("feature_names")
-    n_features = data.get("n_features")
-    if (
-        n_features is None
-        and isinstance(names, Sequence)
-        and not isinstance(names, str)
-    ):
-        n_features = len(names)
-    if n_features is not None:
-        parts.append(f"<p><strong>Features:</strong> {_fmt(n_features)}</p>")
-        if isinstance(names, Sequence) and not isinstance(names, str) and names:
-            listed = ", ".join(_e(n) for n in names)
-            parts.append(
-                f"<details><summary>Feature names</summary><p>{listed}</p></details>"
-            )
-    parts.append(_bad_rows_html(_dict(data.get("bad_rows"))))
+    names = _feature_names(dataset.get("features"))
+    if names:
+        parts.append(f"<p><strong>Features:</strong> {_fmt(len(names))}</p>")
+        listed = ", ".join(_e(n) for n in names)
+        parts.append(
+            f"<details><summary>Feature names</summary><p>{listed}</p></details>"
+        )
+    parts.append(_bad_rows_html(_dict(dataset.get("bad_rows"))))
     if not any(parts):
         return ""
     return "<section><h2>Data</h2>" + "".join(parts) + "</section>"
+
+
+def _feature_names(features: Any) -> list[str]:
+    """The numeric then categorical input columns of `dataset.features`."""
+    features = _dict(features)
+    names = []
+    for kind in ("numeric", "categorical"):
+        listed = features.get(kind)
+        if isinstance(listed, Sequence) and not isinstance(listed, str):
+            names.extend(str(n) for n in listed)
+    return names
 
 
 def _bad_rows_html(bad_rows: Mapping[str, Any]) -> str:
@@ -694,7 +394,7 @@ def _num(d: Mapping[str, Any], key: str) -> float | None:
 
 
 def _cross_entropy_section(report: Mapping[str, Any]) -> str:
-    ce = _dict(report.get("cross_entropy"))
+    ce = _dict(_test_metrics(report).get("cross_entropy"))
     loss = _num(ce, "log_loss")
     h = _num(ce, "label_entropy")
     if loss is None and h is None:
@@ -726,16 +426,17 @@ def _cross_entropy_section(report: Mapping[str, Any]) -> str:
             f"marginal, <strong>H(p&#770;) = {f(h)} nats</strong>: the "
             "reference a useful model must beat.</p>"
         )
-    ne = _num(ce, "normalized_entropy")
+    ratio = _num(ce, "log_loss_over_label_entropy")
     gain = _num(ce, "information_gain")
-    if ne is not None:
+    if ratio is not None:
         verdict = (
             "below 1: the features carry information about the label"
-            if ne < 1
+            if ratio < 1
             else "not below 1: the model does no better than the base rate"
         )
         paragraphs.append(
-            f"<p>Normalized entropy H(p, q) / H(p&#770;) = <strong>{f(ne)}"
+            "<p>Log loss over the entropy of the test labels H(p, q) / "
+            f"H(p&#770;) = <strong>{f(ratio)}"
             f"</strong>, {verdict}. The information gain H(p&#770;) &minus; "
             f"H(p, q) = {f(gain)} nats estimates a lower bound on the mutual "
             "information between features and label.</p>"
@@ -783,17 +484,17 @@ def _images_section(images: Mapping[str, str]) -> str:
 
 
 def _class_names_for(report: Mapping[str, Any], k: int) -> list[str]:
-    names = _dict(report.get("data")).get("class_names")
+    names = report.get("class_names")
     if isinstance(names, Sequence) and not isinstance(names, str) and len(names) == k:
         return [str(n) for n in names]
-    per_class = _dict(_dict(report.get("metrics")).get("per_class"))
+    per_class = _dict(_test_metrics(report).get("per_class"))
     if len(per_class) == k:
         return [str(n) for n in per_class]
     return [str(i) for i in range(k)]
 
 
 def _per_class_section(report: Mapping[str, Any]) -> str:
-    per_class = _dict(_dict(report.get("metrics")).get("per_class"))
+    per_class = _dict(_test_metrics(report).get("per_class"))
     if not per_class:
         return ""
     keys = ("precision", "recall", "f1", "support")
@@ -807,7 +508,7 @@ def _per_class_section(report: Mapping[str, Any]) -> str:
 
 
 def _confusion_section(report: Mapping[str, Any]) -> str:
-    metrics = _dict(report.get("metrics"))
+    metrics = _test_metrics(report)
     try:
         cm = np.asarray(metrics.get("confusion_matrix"), dtype=np.float64)
     except (TypeError, ValueError):
@@ -841,7 +542,7 @@ def _confusion_section(report: Mapping[str, Any]) -> str:
 
 
 def _footer(report: Mapping[str, Any]) -> str:
-    created = report.get("created_at")
+    created = report.get("created")
     created_html = (
         f"<p>Created {_e(created)}.</p>" if created is not None else "<p></p>"
     )
@@ -866,7 +567,7 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
     `images` is HTML-escaped. Missing keys drop their section.
 
     Args:
-        report: The report dict (schema in the module docstring).
+        report: The `report.json` dict (schema in the module docstring).
         images: Plot file name -> caption (also the image's alt text), in
             display order.
 
@@ -887,9 +588,9 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
             f"caption. Received: {type(images).__name__}"
         )
     task = report.get("task")
-    dataset = report.get("dataset")
-    model = report.get("model_name") or "model"
-    title = report.get("title") or " — ".join(
+    dataset = _dict(report.get("dataset")).get("name")
+    model = _MODEL_NAME
+    title = _dict(report.get("html")).get("title") or " — ".join(
         ["Evaluation report"]
         + [str(x) for x in (dataset, task and f"{task} classification") if x]
     )

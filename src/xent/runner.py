@@ -33,7 +33,6 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 from typing import Protocol
 
 import keras
@@ -44,10 +43,10 @@ from xent import backup as backup_lib
 from xent import config as config_lib
 from xent import distribute as distribute_lib
 from xent import report as report_lib
+from xent.stages import Evaluation
+from xent.stages import Prepared
 
 __all__ = [
-    "Evaluation",
-    "Prepared",
     "RunResult",
     "StopOnNonFinite",
     "Task",
@@ -69,54 +68,6 @@ once the report is written."""
 _EXPORT_RECORD = "checkpoints/export.json"
 
 
-@dataclasses.dataclass(frozen=True)
-class Prepared:
-    """A task's data, ready for the runner.
-
-    Attributes:
-        name: Data set name for the report.
-        summary: JSON-serializable description (rows per split, balance, ...).
-        splits: `{"train"|"validation"|"test": (raw_x, y)}` in memory;
-            `raw_x` is what the serving model takes (a dict of columns or an
-            array). Empty when the data stream (see `streams`).
-        class_names: Class names in class-id order.
-        preprocessor: Keras model mapping raw inputs to model features (None
-            for tasks without one, such as the GAN).
-        baseline: `(x_train, y_train, x_test, y_test)` numeric matrices for
-            the scikit-learn baselines, or None to skip them.
-        metadata: Extra export metadata (feature schema, label mapping).
-        streams: Optional `{split: callable() -> tf.data.Dataset}` of batched
-            `(raw_x, y)` for data read from disk without loading it whole.
-        extra: Task-specific values (e.g. the true click probabilities of a
-            synthetic test split), keyed by name.
-    """
-
-    name: str
-    summary: dict
-    splits: dict[str, tuple[Any, np.ndarray]]
-    class_names: tuple[str, ...]
-    preprocessor: keras.Model | None
-    baseline: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-    metadata: dict = dataclasses.field(default_factory=dict)
-    streams: dict[str, Callable[[], Any]] | None = None
-    extra: dict = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass(frozen=True)
-class Evaluation:
-    """What a task's evaluation hands to the report.
-
-    Attributes:
-        metrics: `metrics.test` of the report (JSON-serializable).
-        plots: PNG bytes keyed by file name, in display order.
-        sections: Extra top-level report sections (e.g. `curves`).
-    """
-
-    metrics: dict
-    plots: dict[str, bytes] = dataclasses.field(default_factory=dict)
-    sections: dict = dataclasses.field(default_factory=dict)
-
-
 class Task(Protocol):
     """The stages a pipeline implements; `run` calls them in order.
 
@@ -130,6 +81,17 @@ class Task(Protocol):
     defaults: Path
     monitor: str | None
     """Validation metric for checkpoints and early stopping, or None."""
+    distributable: bool
+    """`train.strategy` may be other than `default` (`--strategy`)."""
+    reads_files: bool
+    """Reads data files, with the bad-row policy (`--on-bad-rows`)."""
+    crossed_features: bool
+    """Takes crossed features (`--cross`)."""
+
+    def prepare(self, config, log: Callable[[str], None]) -> None:
+        """Builds what the task needs besides its data, before the run is
+        seeded (e.g. the GAN's cached evaluation classifier); usually
+        nothing."""
 
     def build_inputs(self, config) -> Prepared: ...
 
@@ -193,22 +155,27 @@ class StopOnNonFinite(keras.callbacks.Callback):
     Keras' `TerminateOnNaN` only sets `stop_training`; this raises
     `TrainingDivergedError` so that no report or export is written from a broken
     model (the checkpoint of the last good epoch and earlier exports stay).
+
+    Args:
+        keys: The batch logs to check (e.g. a GAN's `d_loss` and `g_loss`).
     """
 
-    def __init__(self):
+    def __init__(self, keys: tuple[str, ...] = ("loss",)):
         super().__init__()
+        self.keys = tuple(keys)
         self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not np.isfinite(float(loss)):
-            raise TrainingDivergedError(
-                f"training diverged: loss is {float(loss)} at epoch "
-                f"{self._epoch + 1}, step {batch + 1}"
-            )
+        for key in self.keys:
+            value = (logs or {}).get(key)
+            if value is not None and not np.isfinite(float(value)):
+                raise TrainingDivergedError(
+                    f"training diverged: {key} is {float(value)} at epoch "
+                    f"{self._epoch + 1}, step {batch + 1}"
+                )
 
 
 def run_key(config) -> str:
@@ -216,9 +183,9 @@ def run_key(config) -> str:
     config (seed included) and of the size and modification time of the data
     files it names, so that the same command finds the same run.
 
-    >>> from xent.classification import ClassifierConfig
-    >>> run_key(ClassifierConfig()) == run_key(ClassifierConfig())
-    True
+    >>> from xent.sections import TrainConfig
+    >>> run_key(TrainConfig()) == run_key(TrainConfig(seed=1))
+    False
     """
     resolved = config_lib.to_dict(config)
     files = {}
@@ -350,9 +317,7 @@ def run(
             holds an earlier run (interrupted or complete).
     """
     # First: MultiWorkerMirroredStrategy must exist before any TensorFlow op.
-    dist = distribute_lib.build_distribution(
-        getattr(config.train, "strategy", "default")
-    )
+    dist = distribute_lib.build_distribution(config.train.strategy)
     options = {"export": export, "verbose": verbose, "log": log}
     if dist.is_chief:
         run_path = make_run_dir(task.name, run_dir, config)
@@ -388,11 +353,12 @@ def _run(
     if (run_path / REPORT_FILE).is_file():
         return _completed_run(run_path, log)
     write_atomic(run_path / CONFIG_FILE, yaml.safe_dump(config_lib.to_dict(config)))
-    if getattr(train_cfg, "deterministic", False):
+    if train_cfg.deterministic:
         import tensorflow as tf
 
         # Process-wide and irreversible (TensorFlow has no switch back).
         tf.config.experimental.enable_op_determinism()
+    task.prepare(config, log)
     keras.utils.set_random_seed(train_cfg.seed)
 
     data = task.build_inputs(config)
@@ -404,8 +370,7 @@ def _run(
         model = task.create_model(config, data)
     distribute_lib.prepare_model(model, dist)
     cbs = [StopOnNonFinite(), *task.monitor_callbacks(config, data, run_path / "logs")]
-    ema = getattr(train_cfg, "ema_momentum", None) is not None
-    if ema:
+    if train_cfg.ema_momentum is not None:
         # Validation, checkpoints and early stopping see the averaged
         # weights: swapped in at every epoch end, before the checkpoint and
         # EarlyStopping, whose best weights (restored when fit ends) are
@@ -413,7 +378,7 @@ def _run(
         cbs.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     ckpt = run_path / "checkpoints" / "best.weights.h5"
     ckpt.parent.mkdir(parents=True, exist_ok=True)
-    monitor = task.monitor and (getattr(train_cfg, "monitor", None) or task.monitor)
+    monitor = task.monitor and (train_cfg.monitor or task.monitor)
     cbs.append(
         backup_lib.AtomicModelCheckpoint(
             ckpt, monitor=monitor or "loss", save_best_only=monitor is not None
@@ -491,9 +456,7 @@ def _run(
     report = report_lib.to_jsonable(report)
     for name, png in outcome.plots.items():
         write_atomic(run_path / name, png)
-    html = report_lib.render_html(
-        _html_view(report), {name: name for name in outcome.plots}
-    )
+    html = report_lib.render_html(report, {name: name for name in outcome.plots})
     write_atomic(run_path / "report.html", html)
     report_path = run_path / REPORT_FILE
     write_atomic(report_path, json.dumps(report, indent=2, allow_nan=False))
@@ -535,38 +498,6 @@ def _recorded_export(run_path: Path) -> Path | None:
         return None
     path = Path(json.loads(record.read_text(encoding="utf-8"))["export"])
     return path if path.is_dir() else None
-
-
-def _html_view(report: dict) -> dict:
-    """Maps `report.json` onto the keys `report.render_html` reads."""
-    dataset = report.get("dataset", {})
-    features = dataset.get("features", {})
-    names = []
-    if isinstance(features, dict):
-        names = [*features.get("numeric", []), *features.get("categorical", [])]
-    test = dict(report.get("metrics", {}).get("test", {}))
-    return {
-        "task": report.get("task"),
-        "dataset": dataset.get("name"),
-        "created_at": report.get("created"),
-        "data": {
-            "splits": dataset.get("rows", {}),
-            "class_names": report.get("class_names"),
-            "feature_names": names,
-            "n_features": len(names) or None,
-            "bad_rows": dataset.get("bad_rows"),
-        },
-        "metrics": test,
-        "baselines": report.get("baseline", {}),
-        "cross_entropy": test.pop("cross_entropy", None),
-        "config": report.get("config"),
-        # A task's own title and metrics note (`Evaluation.sections["html"]`).
-        **{
-            k: v
-            for k, v in (report.get("html") or {}).items()
-            if k in ("title", "metrics_note")
-        },
-    }
 
 
 def scalars(metrics: dict) -> dict:

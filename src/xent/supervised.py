@@ -4,33 +4,32 @@ A supervised task loads its data (`load_inputs`), builds a network that maps
 preprocessed features to logits (`build_model`), a loss (`build_losses`) and
 metrics, and scores probabilities (`evaluate`). `SupervisedTask` turns those
 into the stages `xent.runner.run` calls: features are computed once with the
-task's preprocessor (in memory, or mapped over a `tf.data` stream for data
-read from disk), the model is trained with `fit`, evaluated on the test split,
-and exported as preprocessor -> network -> `CrossEntropyEndpoint`, so the
-serving model takes raw inputs and returns probabilities.
+task's preprocessor (`Split.map_inputs`: in memory, or mapped over a `tf.data`
+stream for data read from disk), the model is trained with `fit`, evaluated on
+the test split, and exported as preprocessor -> network -> probability head,
+so the serving model takes raw inputs and returns probabilities.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
 
 from xent import backup as backup_lib
-from xent import distribute as distribute_lib
 from xent import export as export_lib
 from xent import report as report_lib
-from xent.runner import Evaluation
-from xent.runner import Prepared
+from xent._compat import AveragingHookAdam
+from xent._compat import reset_train_function
 from xent.runner import hparams
 from xent.runner import scalars
+from xent.stages import Evaluation
+from xent.stages import Prepared
 
-__all__ = ["SupervisedTask", "materialize", "probabilities"]
+__all__ = ["SupervisedTask", "probabilities"]
 
-_FEATURES = "features"
 _VALIDATION_SAMPLE = 20_000  # Rows of a streamed validation split for PR curves.
 
 
@@ -62,6 +61,12 @@ class SupervisedTask:
     kind: str = "binary"
     binary: bool = True
     monitor = "val_loss"
+    distributable = True
+    """`train.strategy` may be other than `default` (`--strategy`)."""
+    reads_files = True
+    """Reads data files, with the bad-row policy (`--on-bad-rows`)."""
+    crossed_features = False
+    """Takes crossed features (`--cross`)."""
 
     # ---- hooks for subclasses -------------------------------------------
     def load_inputs(self, config) -> Prepared:
@@ -100,24 +105,18 @@ class SupervisedTask:
         return None
 
     # ---- runner stages ----------------------------------------------------
+    def prepare(self, config, log) -> None:
+        """Nothing to build besides the data."""
+
     def build_inputs(self, config) -> Prepared:
         data = self.load_inputs(config)
-        if data.streams:
-            features = {
-                split: _mapped(make, data.preprocessor)
-                for split, make in data.streams.items()
-            }
-        else:
-            features = {
-                split: (_predict(data.preprocessor, x), y)
-                for split, (x, y) in data.splits.items()
-            }
-        return dataclasses.replace(data, extra={**data.extra, _FEATURES: features})
+        features = data.splits.map(lambda split: split.map_inputs(data.preprocessor))
+        return dataclasses.replace(data, features=features)
 
     def create_model(self, config, data: Prepared) -> keras.Model:
-        model = self.build_model(config, _feature_shape(data), data)
+        model = self.build_model(config, data.features.train.feature_shape(), data)
         train = config.train
-        single = getattr(train, "strategy", "default") == "default"
+        single = train.strategy == "default"
         model.compile(
             optimizer=_optimizer(train),
             loss=self.build_losses(config, data),
@@ -130,13 +129,10 @@ class SupervisedTask:
     def monitor_callbacks(self, config, data: Prepared, log_dir: Path) -> list:
         from xent import callbacks as callbacks_lib
 
-        val = data.extra[_FEATURES]["validation"]
-        if callable(val):
-            val = materialize(val(), _VALIDATION_SAMPLE)
         return callbacks_lib.build_tensorboard_callbacks(
             log_dir,
             task=self.kind,
-            validation_data=val,
+            validation_data=data.features.validation.arrays(_VALIDATION_SAMPLE),
             class_names=data.class_names,
             hparams=hparams(config),
         )
@@ -144,43 +140,16 @@ class SupervisedTask:
     def fit(
         self, model, config, data: Prepared, callbacks, verbose, initial_epoch=0
     ) -> dict:
-        features = data.extra[_FEATURES]
-        train, val = features["train"], features["validation"]
         cfg = config.train
-        distributed = getattr(cfg, "strategy", "default") != "default"
-        if callable(train):
-            # The stream shuffles itself, reshuffling every iteration.
-            train_data = train().map(self._stream_targets)
-            val_data = val().map(self._stream_targets)
-            if distributed:
-                train_data = distribute_lib.shard_by_data(train_data)
-                val_data = distribute_lib.shard_by_data(val_data)
-        else:
-            # A tf.data pipeline shuffled with the run's seed rather than
-            # Keras' own shuffling: the order of every epoch is then fixed,
-            # in a resumed run too, and tf.distribute shards it (same seeded
-            # global batches on every worker, each keeps its slice).
-            train_data = distribute_lib.array_dataset(
-                train[0],
-                self.build_targets(config, train[1], data),
-                cfg.batch_size,
-                shuffle=True,
-                seed=cfg.seed,
-            )
-            val_targets = self.build_targets(config, val[1], data)
-            val_data = (
-                distribute_lib.array_dataset(
-                    val[0], val_targets, cfg.batch_size, shuffle=False, seed=cfg.seed
-                )
-                if distributed
-                else (val[0], val_targets)
-            )
-        rows = (
-            len(train[1])
-            if not callable(train)
-            else data.summary.get("rows", {}).get("train")
-        )
-        sizes = even_batches(rows, cfg.batch_size, model.steps_per_execution)
+        train, val = data.features.train, data.features.validation
+        distributed = cfg.strategy != "default"
+
+        def targets(labels):
+            return self.build_targets(config, labels, data)
+
+        train_data = train.training_data(targets, cfg.batch_size, cfg.seed, distributed)
+        val_data = val.validation_data(targets, cfg.batch_size, cfg.seed, distributed)
+        sizes = even_batches(train.rows, cfg.batch_size, model.steps_per_execution)
         if sizes is not None:
             train_data = train_data.rebatch(sizes)
         # Epoch k sees iteration k of the pipeline, from any initial epoch.
@@ -188,7 +157,7 @@ class SupervisedTask:
         if sizes is not None and steps != len(sizes):
             raise RuntimeError(
                 f"The training split has {steps} batches of the sizes planned for "
-                f"{len(sizes)}: its row count ({rows}) is not the pipeline's"
+                f"{len(sizes)}: its row count ({train.rows}) is not the pipeline's"
             )
         _fit_steps_per_execution(model, steps)
         val_batch = cfg.batch_size if isinstance(val_data, tuple) else None
@@ -214,18 +183,8 @@ class SupervisedTask:
 
     def predict_test(self, model, data: Prepared) -> tuple[np.ndarray, np.ndarray]:
         """Test labels and predicted probabilities (float64)."""
-        test = data.extra[_FEATURES]["test"]
-        if callable(test):
-            ys, logits = [], []
-            for x, y in test():
-                logits.append(np.asarray(model(x, training=False)))
-                ys.append(np.asarray(y))
-            y_test = np.concatenate(ys).reshape(-1)
-            z = np.concatenate(logits)
-        else:
-            y_test = np.asarray(test[1])
-            z = _predict(model, test[0])
-        return y_test, probabilities(z, self.binary)
+        y_test, logits, _ = data.features.test.predict(model)
+        return np.asarray(y_test).reshape(-1), probabilities(logits, self.binary)
 
     def export_model(self, model, config, data: Prepared, base_dir, metrics) -> Path:
         from xent.layers import CrossEntropyEndpoint
@@ -252,23 +211,6 @@ class SupervisedTask:
             metadata=report_lib.to_jsonable(metadata),
             example_instances=self.example_instances(data),
         )
-
-    def _stream_targets(self, x, y):
-        import tensorflow as tf
-
-        return x, tf.reshape(tf.cast(y, "float32"), (-1, 1))
-
-
-def _predict(model: keras.Model, x: Any, batch_size: int = 4096) -> np.ndarray:
-    if isinstance(x, dict) and any(
-        np.asarray(v).dtype.kind in "SUO" for v in x.values()
-    ):
-        # Keras' array adapter rejects bytes arrays; tf.data takes them.
-        import tensorflow as tf
-
-        x = tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
-        return _stack(model.predict(x, verbose=0))
-    return _stack(model.predict(x, batch_size=batch_size, verbose=0))
 
 
 def even_batches(rows: int | None, batch_size: int, steps_per_execution: int):
@@ -312,62 +254,13 @@ def _fit_steps_per_execution(model, steps_per_epoch: int) -> None:
     k = steps_per_execution_for(steps_per_epoch, requested)
     if k != requested:
         model.steps_per_execution = k
-        model.train_function = None  # Rebuilt with the new count.
-
-
-def _stack(out):
-    if isinstance(out, dict):
-        return {k: np.asarray(v) for k, v in out.items()}
-    return np.asarray(out)
-
-
-def _mapped(make, preprocessor):
-    """A callable that streams `(preprocessor(raw_x), y)` batches."""
-
-    def stream():
-        import tensorflow as tf
-
-        return make().map(
-            lambda x, y: (preprocessor(x), y), num_parallel_calls=tf.data.AUTOTUNE
-        )
-
-    return stream
-
-
-def materialize(dataset, max_rows: int | None = None) -> tuple[Any, np.ndarray]:
-    """The first `max_rows` rows (all with None; whole batches) of a batched
-    `(x, y)` dataset, as arrays: `x` a dict of arrays or one array, `y` 1-D."""
-    xs, ys, n = [], [], 0
-    for x, y in dataset:
-        xs.append(x)
-        ys.append(np.asarray(y))
-        n += len(ys[-1])
-        if max_rows is not None and n >= max_rows:
-            break
-    if isinstance(xs[0], dict):
-        x = {k: np.concatenate([np.asarray(b[k]) for b in xs]) for k in xs[0]}
-    else:
-        x = np.concatenate([np.asarray(b) for b in xs])
-    return x, np.concatenate(ys).reshape(-1)
-
-
-def _feature_shape(data: Prepared):
-    train = data.extra[_FEATURES]["train"]
-    if callable(train):
-        spec = train().element_spec[0]
-        if isinstance(spec, dict):
-            return {k: tuple(v.shape[1:]) for k, v in spec.items()}
-        return tuple(spec.shape[1:])
-    x = train[0]
-    if isinstance(x, dict):
-        return {k: np.asarray(v).shape[1:] for k, v in x.items()}
-    return x.shape[1:]
+        reset_train_function(model)  # Rebuilt with the new count.
 
 
 def _optimizer(train) -> keras.optimizers.Optimizer:
     """Adam at `train.learning_rate`, averaging the weights when
     `train.ema_momentum` is set (see `TrainConfig` and `WarmAveragingAdam`)."""
-    momentum = getattr(train, "ema_momentum", None)
+    momentum = train.ema_momentum
     if momentum is None:
         return keras.optimizers.Adam(train.learning_rate)
     return WarmAveragingAdam(train.learning_rate, use_ema=True, ema_momentum=momentum)
@@ -394,18 +287,15 @@ def average_momentum(step, momentum: float):
 
 
 @keras.saving.register_keras_serializable(package="xent")
-class WarmAveragingAdam(keras.optimizers.Adam):
+class WarmAveragingAdam(AveragingHookAdam):
     """Adam whose weight average (`use_ema`) warms up (`average_momentum`)."""
 
-    def _update_model_variables_moving_average(self, trainable_variables):
-        if not self.use_ema:
-            return
+    def update_average(self, trainable_variables, averages) -> None:
+        """Averages with the warmed-up momentum of `average_momentum`."""
         from keras import ops
 
         momentum = average_momentum(self.iterations, self.ema_momentum)
-        for var, average in zip(
-            trainable_variables, self._model_variables_moving_average, strict=True
-        ):
+        for var, average in zip(trainable_variables, averages, strict=True):
             if average is not None:
                 m = ops.cast(momentum, var.dtype)
                 average.assign(m * average + (1 - m) * var)

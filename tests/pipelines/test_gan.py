@@ -190,9 +190,29 @@ def test_tfds_mnist_through_mock_data(tmp_path):
     assert images.shape == (2, 28, 28, 1)
 
 
+def test_the_classifier_is_typed_task_state_and_the_losses_are_watched(
+    digits_run, tmp_path
+):
+    from xent.gan.classifier import EvaluationClassifier
+    from xent.pipelines.gan import GANState
+    from xent.runner import StopOnNonFinite
+
+    task, config, _, _ = digits_run
+    data = task.build_inputs(config)
+    assert isinstance(data.state, GANState)
+    assert isinstance(data.state.classifier, EvaluationClassifier)
+    assert data.state.classifier.class_names == tuple(data.class_names)
+    callbacks = task.monitor_callbacks(config, data, tmp_path)
+    watched = [cb.keys for cb in callbacks if isinstance(cb, StopOnNonFinite)]
+    assert watched == [("d_loss", "g_loss")]
+
+
 def test_unknown_data_source_is_a_config_error():
     from xent.config import ConfigError
 
     task, config = load_task("gan", ["data.source=breast_cancer"])
     with pytest.raises(ConfigError, match="data.source"):
         task.build_inputs(config)
+    # Before training an evaluation classifier on it.
+    with pytest.raises(ConfigError, match="data.source"):
+        task.prepare(config, log=lambda _: None)

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from xent import config as config_lib
-from xent.classification import ClassifierConfig
+from xent.pipelines.classification import ClassifierConfig
 from xent.config import ConfigError
 from xent.pipelines import TASKS
 

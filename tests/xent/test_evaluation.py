@@ -274,7 +274,7 @@ def test_cross_entropy_decomposition_binary():
     assert d["label_entropy"] == pytest.approx(
         _np_log_loss(y, np.full(8, base_rate)), rel=1e-12
     )
-    assert d["normalized_entropy"] == pytest.approx(_np_log_loss(y, p) / h)
+    assert d["log_loss_over_label_entropy"] == pytest.approx(_np_log_loss(y, p) / h)
     assert d["information_gain"] == pytest.approx(h - _np_log_loss(y, p))
     q_bar = np.array([1 - p.mean(), p.mean()])
     p_hat = np.array([1 - base_rate, base_rate])
@@ -306,7 +306,7 @@ def test_cross_entropy_decomposition_multiclass():
 def test_cross_entropy_decomposition_single_class():
     d = evaluation.cross_entropy_decomposition([1, 1, 1], [0.9, 0.8, 0.7])
     assert d["label_entropy"] == 0.0
-    assert d["normalized_entropy"] is None
+    assert d["log_loss_over_label_entropy"] is None
     json.dumps(d, allow_nan=False)
 
 

@@ -1,4 +1,5 @@
-"""The loss endpoint layer: training through add_loss, serialization, export."""
+"""The probability head, and its deprecated alias `CrossEntropyEndpoint`
+(training through add_loss, serialization, export)."""
 
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import pytest
 
 from xent import losses
 from xent.layers import CrossEntropyEndpoint
+from xent.layers import ProbabilityHead
 
 
 def _data():
@@ -123,3 +125,64 @@ def test_serving_export_needs_no_targets_in_bare_tensorflow(tmp_path):
     np.testing.assert_allclose(
         np.load(tmp_path / "out.npy"), serve.predict(x[:8], verbose=0), rtol=1e-6
     )
+
+
+# ---------------------------------------------------------------------------
+# ProbabilityHead: what the exported serving models end with.
+# ---------------------------------------------------------------------------
+def test_probability_head_is_sigmoid_or_softmax_in_float32():
+    logits = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]], "float32")
+    sigmoid = ProbabilityHead("sigmoid")(logits.astype("float16"))
+    assert keras.backend.standardize_dtype(sigmoid.dtype) == "float32"
+    np.testing.assert_allclose(sigmoid, 1 / (1 + np.exp(-logits)), rtol=1e-3)
+    exp = np.exp(logits.astype("float64"))
+    np.testing.assert_allclose(
+        ProbabilityHead("softmax")(logits), exp / exp.sum(1, keepdims=True), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        ProbabilityHead("softmax", axis=0)(logits),
+        exp / exp.sum(0, keepdims=True),
+        rtol=1e-6,
+    )
+
+
+def test_probability_head_for_loss_matches_the_endpoint():
+    for loss in (
+        losses.BinaryCrossentropy(from_logits=True),
+        losses.BinaryFocalCrossentropy(from_logits=True),
+        losses.CategoricalCrossentropy(from_logits=True, axis=-1),
+        losses.SparseCategoricalCrossentropy(from_logits=True),
+    ):
+        logits = np.array([[0.3, -1.2], [2.0, 0.1]], "float32")
+        head = ProbabilityHead.for_loss(loss, name="probabilities")
+        assert head.name == "probabilities"
+        np.testing.assert_allclose(
+            head(logits), CrossEntropyEndpoint(loss)(logits), rtol=1e-6
+        )
+
+
+def test_probability_head_config_round_trip(tmp_path):
+    head = ProbabilityHead("softmax", axis=1, name="probabilities")
+    clone = ProbabilityHead.from_config(head.get_config())
+    assert (clone.activation, clone.axis, clone.name) == ("softmax", 1, "probabilities")
+    features = keras.Input((3,), name="features")
+    model = keras.Model(features, head(keras.layers.Dense(3)(features)))
+    model.save(tmp_path / "m.keras")
+    restored = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(restored.get_layer("probabilities"), ProbabilityHead)
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+    np.testing.assert_allclose(
+        restored.predict(x, verbose=0), model.predict(x, verbose=0)
+    )
+
+
+def test_probability_head_rejects_unknown_activations():
+    with pytest.raises(ValueError, match="argument `activation`"):
+        ProbabilityHead("relu")
+
+
+def test_endpoint_is_a_deprecated_alias_under_its_old_name():
+    with pytest.warns(DeprecationWarning, match="ProbabilityHead"):
+        CrossEntropyEndpoint()
+    registered = keras.saving.get_registered_object("xent>CrossEntropyEndpoint")
+    assert registered is CrossEntropyEndpoint

@@ -2,33 +2,15 @@
 
 import dataclasses
 import html.parser
-import io
 import json
 import math
 import pathlib
 
-import matplotlib.image
 import numpy as np
 import pytest
 
 from xent import evaluation
 from xent import report
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-HISTORY = {
-    "loss": [0.7, 0.5, 0.4],
-    "val_loss": [0.72, 0.6, 0.55],
-    "auc": [0.7, 0.8, 0.85],
-    "val_auc": [0.68, 0.75, float("nan")],
-    "learning_rate": [1e-3, 1e-3, 5e-4],
-}
-
-
-def _assert_png(data):
-    assert isinstance(data, bytes)
-    assert data.startswith(PNG_MAGIC)
-    image = matplotlib.image.imread(io.BytesIO(data), format="png")
-    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
 
 
 @pytest.fixture(scope="module")
@@ -48,48 +30,6 @@ def multiclass_data():
     return y, prob.astype(np.float32)
 
 
-def test_render_plots_binary_returns_readable_pngs(binary_data):
-    y, p = binary_data
-    images = report.render_plots("binary", y, p, HISTORY, ["neg", "pos"])
-    assert tuple(images) == report.BINARY_PLOTS
-    for data in images.values():
-        _assert_png(data)
-
-
-def test_render_plots_multiclass_returns_readable_pngs(multiclass_data):
-    y, prob = multiclass_data
-    images = report.render_plots("multiclass", y, prob, HISTORY, ["a", "b", "c"])
-    assert tuple(images) == report.MULTICLASS_PLOTS
-    for data in images.values():
-        _assert_png(data)
-
-
-def test_render_plots_degenerate_inputs_do_not_crash():
-    # Single class (ROC/PR undefined), no history, names matplotlib could
-    # misread as math text or markup.
-    images = report.render_plots(
-        "binary", [0, 0, 0], [0.1, 0.5, 0.9], {}, ["$x$ <script>", "$"]
-    )
-    assert tuple(images) == report.BINARY_PLOTS
-    for data in images.values():
-        _assert_png(data)
-    images = report.render_plots("multiclass", [0, 1], np.eye(2), None)
-    _assert_png(images["training_curves.png"])
-
-
-def test_render_plots_invalid_arguments():
-    with pytest.raises(ValueError, match="task"):
-        report.render_plots("regression", [0, 1], [0.2, 0.8], {})
-    with pytest.raises(ValueError, match="prob"):
-        report.render_plots("binary", [0, 1], [0.2, 1.8], {})
-    with pytest.raises(ValueError, match="class_names"):
-        report.render_plots("binary", [0, 1], [0.2, 0.8], {}, ["only one"])
-    with pytest.raises(ValueError, match="prob"):
-        report.render_plots("multiclass", [0, 1], [0.2, 0.8], {})
-    with pytest.raises(ValueError, match=r"history\['loss'\]"):
-        report.render_plots("binary", [0, 1], [0.2, 0.8], {"loss": ["a", "b"]})
-
-
 def _report(task, y, prob, class_names):
     if task == "binary":
         metrics = evaluation.binary_metrics(y, prob)
@@ -100,13 +40,12 @@ def _report(task, y, prob, class_names):
             y, np.full_like(prob, 1 / prob.shape[1]), class_names
         )
     counts = np.bincount(y, minlength=len(class_names))
+    # The report.json layout the runner writes.
     return {
         "task": task,
-        "dataset": "toy <data>",
-        "model_name": "mlp",
-        "created_at": "2025-01-02T03:04:05+00:00",
-        "data": {
-            "splits": {
+        "dataset": {
+            "name": "toy <data>",
+            "rows": {
                 "train": {"n": 1000, "class_counts": {"x": 600, "y": 400}},
                 "test": {
                     "n": len(y),
@@ -115,14 +54,18 @@ def _report(task, y, prob, class_names):
                     ),
                 },
             },
-            "n_features": 3,
-            "feature_names": ["f1", "f2", "f<3>"],
-            "class_names": class_names,
+            "features": {"numeric": ["f1", "f2"], "categorical": ["f<3>"]},
         },
-        "metrics": metrics,
-        "baselines": {"logistic_regression": other},
-        "cross_entropy": evaluation.cross_entropy_decomposition(y, prob),
+        "metrics": {
+            "test": {
+                **metrics,
+                "cross_entropy": evaluation.cross_entropy_decomposition(y, prob),
+            }
+        },
+        "baseline": {"logistic_regression": other},
+        "class_names": class_names,
         "config": {"seed": np.int64(7), "lr": np.float32(0.5), "note": "a<b"},
+        "created": "2025-01-02T03:04:05+00:00",
     }
 
 
@@ -158,20 +101,21 @@ def test_render_html_binary(binary_data):
     ]
     assert "<script" not in page and "http" not in page
     # Metric table: one column per model, rows labelled.
-    assert "<th>mlp</th><th>logistic_regression</th>" in page
+    assert "<th>model</th><th>logistic_regression</th>" in page
     assert "ROC AUC" in page and "Log loss (nats)" in page
     # Bold marks the lower log loss, and both AUCs: the baseline's
     # probabilities are a monotone transform of the model's, so they tie.
-    losses = [rep["metrics"]["log_loss"], rep["baselines"]["logistic_regression"]]
+    test = rep["metrics"]["test"]
+    losses = [test["log_loss"], rep["baseline"]["logistic_regression"]]
     losses[1] = losses[1]["log_loss"]
     assert f'<td class="num best">{min(losses):.4f}</td>' in page
     assert f'<td class="num">{max(losses):.4f}</td>' in page
-    auc = f"{rep['metrics']['auc']:.4f}"
+    auc = f"{test['auc']:.4f}"
     assert page.count(f'<td class="num best">{auc}</td>') == 2  # A tie.
     # Cross-entropy section with its numbers.
     assert "H(p, q) = H(p) + KL(p &#8741; q)" in page
-    assert f"{rep['cross_entropy']['label_entropy']:.4f}" in page
-    assert f"{rep['cross_entropy']['normalized_entropy']:.4f}" in page
+    assert f"{test['cross_entropy']['label_entropy']:.4f}" in page
+    assert f"{test['cross_entropy']['log_loss_over_label_entropy']:.4f}" in page
     # Dataset table, confusion matrix, config and creation time.
     assert "x: 600 (60.0%)" in page
     assert "toy &lt;data&gt;" in page and "f&lt;3&gt;" in page
@@ -191,7 +135,7 @@ def test_render_html_multiclass_escapes_class_names(multiclass_data):
     assert "b&amp;c" in page and "q&quot;uote" in page
     assert "Per-class metrics" in page
     assert "Macro F1" in page
-    support = rep["metrics"]["per_class"][names[0]]["support"]
+    support = rep["metrics"]["test"]["per_class"][names[0]]["support"]
     assert f'<td class="num">{support}</td>' in page
 
 
@@ -199,9 +143,14 @@ def test_render_html_tolerates_missing_and_odd_keys():
     for rep in (
         {},
         {"task": "binary"},
-        {"metrics": {"auc": None, "log_loss": float("nan")}, "baselines": None},
-        {"data": {"splits": {"train": 10}}, "cross_entropy": {"log_loss": 0.3}},
-        {"metrics": {"confusion_matrix": "oops", "per_class": []}},
+        {"metrics": {"test": {"auc": None, "log_loss": float("nan")}}},
+        {"baseline": None, "metrics": None, "dataset": "name only"},
+        {
+            "dataset": {"rows": {"train": 10}, "features": 3},
+            "metrics": {"test": {"cross_entropy": {"log_loss": 0.3}}},
+        },
+        {"metrics": {"test": {"confusion_matrix": "oops", "per_class": []}}},
+        {"html": {"title": None}, "class_names": "ab"},
         {"config": {"obj": object()}},
     ):
         page = report.render_html(rep, {})
@@ -258,5 +207,22 @@ def test_to_jsonable_names_unsupported_values():
 def test_full_report_is_strict_json(binary_data):
     y, p = binary_data
     rep = _report("binary", y, p, ["neg", "pos"])
-    rep["metrics"]["auc"] = np.float64(np.nan)
+    rep["metrics"]["test"]["auc"] = np.float64(np.nan)
     json.dumps(report.to_jsonable(rep), allow_nan=False)
+
+
+def test_render_html_reads_the_task_title_note_and_bad_rows():
+    rep = {
+        "task": "gan",
+        "dataset": {
+            "name": "digits",
+            "bad_rows": {"count": 2, "examples": ["a.csv:3: <bad>"]},
+        },
+        "metrics": {"test": {"frechet_ratio": 1.5}},
+        "html": {"title": "GAN <report>", "metrics_note": "Note & more"},
+    }
+    page = report.render_html(rep, {})
+    assert "<title>GAN &lt;report&gt;</title>" in page
+    assert "Note &amp; more" in page
+    assert "Malformed rows skipped:</strong> 2" in page
+    assert "a.csv:3: &lt;bad&gt;" in page

@@ -47,7 +47,7 @@ def test_a_diverging_fit_stops_at_the_first_bad_step():
 
 
 def test_the_default_run_dir_is_named_by_config_seed_and_data_files(tmp_path):
-    from xent.classification import ClassifierConfig
+    from xent.pipelines.classification import ClassifierConfig
 
     config = ClassifierConfig()
     root = tmp_path / "runs"
@@ -71,7 +71,7 @@ def test_the_default_run_dir_is_named_by_config_seed_and_data_files(tmp_path):
 
 
 def test_an_explicit_run_dir_must_be_new_empty_or_of_the_same_config(tmp_path):
-    from xent.classification import ClassifierConfig
+    from xent.pipelines.classification import ClassifierConfig
 
     config = ClassifierConfig()
     path = tmp_path / "run"
@@ -112,7 +112,7 @@ def test_write_atomic_gives_the_mode_of_a_plain_open(tmp_path):
 
 
 def test_hparams_flatten_the_config():
-    from xent.classification import ClassifierConfig
+    from xent.pipelines.classification import ClassifierConfig
 
     flat = runner.hparams(ClassifierConfig())
     assert flat["train.epochs"] == 30

@@ -45,8 +45,6 @@ def _run(task, config, run_dir):
 
 
 def test_ema_weights_are_what_is_validated_reported_and_kept(tmp_path):
-    from xent.supervised import _FEATURES
-
     options = [
         "train.epochs=12",
         "train.learning_rate=0.05",
@@ -67,7 +65,7 @@ def test_ema_weights_are_what_is_validated_reported_and_kept(tmp_path):
     assert epochs_run < 12
     best = int(np.argmin(history["val_loss"]))
     assert best < epochs_run - 1
-    x_val, y_val = capture.data.extra[_FEATURES]["validation"]
+    x_val, y_val = capture.data.features.validation.arrays()
     targets = task.build_targets(config, y_val, capture.data)
     values = capture.model.evaluate(x_val, targets, verbose=0, return_dict=True)
     np.testing.assert_allclose(values["loss"], history["val_loss"][best], rtol=1e-5)

@@ -37,9 +37,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
-import random
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -51,11 +49,19 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from xent.ctr import readers
-from xent.ctr.readers import BadRows
-from xent.ctr.readers import ClickData
-from xent.ctr.readers import ClickSchema
-from xent.ctr.readers import ReadError
+from xent.bad_rows import BadRows
+from xent.bad_rows import ReadError
+from xent.bad_rows import check_file
+from xent.bad_rows import check_policy
+from xent.ctr.click_schema import ClickData
+from xent.ctr.click_schema import ClickSchema
+from xent.ctr.click_schema import as_column_names
+from xent.ctr.readers import iter_numbered_rows
+from xent.ctr.tfds_source import TFDS_PRESETS
+from xent.ctr.tfds_source import TfdsSource
+from xent.ctr.tfds_source import infer_tfds_roles
+from xent.ctr.tfds_source import tfds_rows
+from xent.ctr.train_stats import TrainStats
 
 __all__ = [
     "SPLITS",
@@ -72,9 +78,7 @@ __all__ = [
 
 SPLITS = ("train", "validation", "test")
 _FORMAT_VERSION = 1  # Bump when the prepared content changes for the same key.
-_RESERVOIR_SIZE = 100_000
 _BLOCK_ROWS = 1024  # Rows per stored example: tfds encodes examples in Python.
-_QUANTILES = 33
 _MASK64 = (1 << 64) - 1
 
 
@@ -126,303 +130,6 @@ def split_of_line(
 
 
 # ---------------------------------------------------------------------------
-# Training statistics, streamed.
-
-
-class _NumericStats:
-    """Moments, extremes and a reservoir sample of one numeric column."""
-
-    def __init__(self, seed: int) -> None:
-        self.count = 0
-        self.missing = 0
-        self.shift = 0.0  # Shifted sums keep the variance accurate.
-        self.s1 = self.s2 = 0.0
-        self.log_shift = 0.0
-        self.l1 = self.l2 = 0.0
-        self.min = math.inf
-        self.max = -math.inf
-        self.sample: list[float] = []
-        self.rng = random.Random(seed)
-        self.w = 0.0
-        self.next = 0
-
-    def add(self, x: float) -> None:
-        if not math.isfinite(x):
-            self.missing += 1
-            return
-        y = math.copysign(math.log1p(abs(x)), x)
-        i = self.count
-        if i == 0:
-            self.shift, self.log_shift = x, y
-        self.count = i + 1
-        d = x - self.shift
-        self.s1 += d
-        self.s2 += d * d
-        d = y - self.log_shift
-        self.l1 += d
-        self.l2 += d * d
-        if x < self.min:
-            self.min = x
-        if x > self.max:
-            self.max = x
-        self._sample(i, x)
-
-    def _sample(self, i: int, x: float) -> None:
-        # Reservoir sampling, Li's algorithm L: O(k (1 + log(n / k))) draws.
-        k = _RESERVOIR_SIZE
-        if i < k:
-            self.sample.append(x)
-            if i == k - 1:
-                self.w = math.exp(math.log(1.0 - self.rng.random()) / k)
-                self._skip(i)
-        elif i == self.next:
-            self.sample[self.rng.randrange(k)] = x
-            self.w *= math.exp(math.log(1.0 - self.rng.random()) / k)
-            self._skip(i)
-
-    def _skip(self, i: int) -> None:
-        u = 1.0 - self.rng.random()
-        self.next = i + int(math.log(u) / math.log1p(-self.w)) + 1
-
-    def result(self) -> dict[str, Any]:
-        n = self.count
-        if n == 0:
-            nan = math.nan
-            return {
-                "count": 0,
-                "missing": self.missing,
-                "mean": nan,
-                "std": nan,
-                "min": nan,
-                "max": nan,
-                "log1p_mean": nan,
-                "log1p_std": nan,
-                "quantiles": [],
-            }
-        mean = self.s1 / n
-        log_mean = self.l1 / n
-        return {
-            "count": n,
-            "missing": self.missing,
-            "mean": self.shift + mean,
-            "std": math.sqrt(max(self.s2 / n - mean * mean, 0.0)),
-            "min": self.min,
-            "max": self.max,
-            "log1p_mean": self.log_shift + log_mean,
-            "log1p_std": math.sqrt(max(self.l2 / n - log_mean * log_mean, 0.0)),
-            "quantiles": np.quantile(
-                np.asarray(self.sample, dtype=np.float64),
-                np.linspace(0.0, 1.0, _QUANTILES),
-            ).tolist(),
-        }
-
-
-class _TrainStats:
-    """Value counts and numeric statistics of the rows it is given."""
-
-    def __init__(self, schema: ClickSchema, seed: int) -> None:
-        self.categorical = {c: {} for c in schema.categorical}
-        self.multi_value = {c: {} for c in schema.multi_value}
-        self.numeric = {
-            c: _NumericStats(seed + i) for i, c in enumerate(schema.numeric)
-        }
-        self.separator = schema.separator
-
-    def add(self, row: dict[str, Any]) -> None:
-        for column, counts in self.categorical.items():
-            value = row[column]
-            counts[value] = counts.get(value, 0) + 1
-        separator = self.separator
-        for column, counts in self.multi_value.items():
-            value = row[column]
-            if value:
-                for part in value.split(separator):
-                    if part:
-                        counts[part] = counts.get(part, 0) + 1
-        for column, stats in self.numeric.items():
-            stats.add(row[column])
-
-    def value_counts(self) -> dict[str, dict[str, int]]:
-        return {**self.categorical, **self.multi_value}
-
-    def numeric_stats(self) -> dict[str, dict[str, Any]]:
-        return {column: stats.result() for column, stats in self.numeric.items()}
-
-
-# ---------------------------------------------------------------------------
-# tfds catalog sources.
-
-
-@dataclasses.dataclass(frozen=True)
-class TfdsSource:
-    """A tfds catalog data set read as a click log.
-
-    Attributes:
-        name: The catalog name, e.g. `"movielens/100k-ratings"`.
-        split: The catalog split read (then split by fractions).
-        data_dir: Where tfds stores it (`None`: tfds's default).
-        download: Whether tfds may download and prepare it.
-        buckets: Derived categorical columns `(name, source, boundaries)`: the
-            value is `"<b0"` below the first boundary, else `">=b"` for the
-            largest boundary `b <= value` (`""` when missing).
-    """
-
-    name: str
-    split: str = "train"
-    data_dir: str | None = None
-    download: bool = False
-    buckets: tuple[tuple[str, str, tuple[float, ...]], ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class _Preset:
-    label_key: str
-    label_threshold: float | None
-    categorical: tuple[str, ...]
-    numeric: tuple[str, ...] = ()
-    multi_value: tuple[str, ...] = ()
-    buckets: tuple[tuple[str, str, tuple[float, ...]], ...] = ()
-
-
-TFDS_PRESETS: dict[str, _Preset] = {
-    "movielens/100k-ratings": _Preset(
-        label_key="user_rating",
-        label_threshold=4.0,
-        categorical=(
-            "user_id",
-            "movie_id",
-            "user_gender",
-            "user_occupation_text",
-            "user_zip_code",
-            "user_age_bucket",
-        ),
-        multi_value=("movie_genres",),
-        buckets=(("user_age_bucket", "raw_user_age", (18, 25, 35, 45, 50, 56)),),
-    ),
-}
-"""Default label and columns of known catalog data sets (`load_tfds_clicks`).
-
-`movielens/100k-ratings`: a rating >= 4 is a click; user and movie ids,
-gender (`"true"`/`"false"`), occupation, zip code and the raw age bucketized
-at the MovieLens-1M boundaries 18, 25, 35, 45, 50, 56 are categorical;
-`movie_genres` (genre names) is multi-value.
-"""
-
-
-def _bucket(value: float, boundaries: tuple[float, ...]) -> str:
-    if not math.isfinite(value):
-        return ""
-    if value < boundaries[0]:
-        return f"<{boundaries[0]:g}"
-    lower = max(b for b in boundaries if b <= value)
-    return f">={lower:g}"
-
-
-def _tfds_converter(
-    source: TfdsSource, schema: ClickSchema, features: Any
-) -> Callable[[int, dict[str, Any]], dict[str, Any]]:
-    """A function from a tfds example (numpy) to a click row."""
-    label_key = schema.label
-    threshold = schema.label_threshold
-    derived = {name: (src, tuple(b)) for name, src, b in source.buckets}
-    separator = schema.separator
-
-    def names_of(key: str) -> Callable[[int], str] | None:
-        feature = features[key]
-        if isinstance(feature, tfds.features.Sequence):
-            feature = feature.feature
-        if isinstance(feature, tfds.features.ClassLabel) and feature.names:
-            return feature.int2str
-        return None
-
-    class_names = {
-        key: names_of(key)
-        for key in schema.categorical + schema.multi_value
-        if key not in derived
-    }
-
-    def text(value: Any, names: Callable[[int], str] | None) -> str:
-        if isinstance(value, bytes):
-            return value.decode("utf-8", errors="replace")
-        if isinstance(value, (bool, np.bool_)):
-            return "true" if value else "false"
-        if isinstance(value, (int, np.integer)):
-            return names(int(value)) if names is not None else str(int(value))
-        if isinstance(value, (float, np.floating)):
-            return "" if math.isnan(value) else f"{float(value):g}"
-        return str(value)
-
-    def convert(index: int, example: dict[str, Any]) -> dict[str, Any]:
-        raw = example[label_key]
-        where = f"tfds:{source.name}[{source.split}] example {index}"
-        if threshold is not None:
-            label = int(float(raw) >= threshold)
-        else:
-            label = readers._LABELS.get(text(raw, None).lower())
-            if label is None:
-                raise ReadError(
-                    f"{where}: label {label_key!r} is {raw!r}, not binary; pass "
-                    "label_threshold"
-                )
-        row: dict[str, Any] = {label_key: label}
-        for key in schema.categorical:
-            if key in derived:
-                src, boundaries = derived[key]
-                row[key] = _bucket(float(example[src]), boundaries)
-            else:
-                row[key] = text(example[key], class_names[key])
-        for key in schema.numeric:
-            row[key] = float(example[key])
-        for key in schema.multi_value:
-            names = class_names[key]
-            row[key] = separator.join(
-                text(v, names) for v in np.asarray(example[key]).reshape(-1)
-            )
-        return row
-
-    return convert
-
-
-def _infer_tfds_roles(
-    features: Any, label_key: str
-) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """Roles of a catalog data set's flat features (others are ignored)."""
-    categorical, numeric, multi_value = [], [], []
-    for key, feature in features.items():
-        if key == label_key:
-            continue
-        shape = tuple(feature.shape)
-        dtype = tf.as_dtype(feature.dtype)
-        if shape == ():
-            if dtype.is_floating:
-                numeric.append(key)
-            elif dtype in (tf.string, tf.bool) or dtype.is_integer:
-                categorical.append(key)
-        elif len(shape) == 1 and (dtype == tf.string or dtype.is_integer):
-            multi_value.append(key)
-    return tuple(categorical), tuple(numeric), tuple(multi_value)
-
-
-def _tfds_rows(
-    source: TfdsSource, schema: ClickSchema, keep: Callable[[int], bool] | None
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    builder = tfds.builder(source.name, data_dir=source.data_dir)
-    if source.download:
-        builder.download_and_prepare()
-    dataset = tfds.load(
-        source.name,
-        split=source.split,
-        data_dir=source.data_dir,
-        download=False,
-        shuffle_files=False,
-    )
-    convert = _tfds_converter(source, schema, builder.info.features)
-    for index, example in enumerate(tfds.as_numpy(dataset), 1):
-        if keep is None or keep(index):
-            yield index, convert(index, example)
-
-
-# ---------------------------------------------------------------------------
 # The builder.
 
 
@@ -464,7 +171,7 @@ class ClickLogBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     schema's columns: `tf.string` for categorical and multi-value columns,
     `float32` for numeric ones and `int64` labels. `info.metadata` holds
     `rows` and `positives` (per split), `value_counts` and `numeric_stats`
-    (train split) and `bad_rows`, as `readers.ClickData` describes them.
+    (train split) and `bad_rows`, as `ClickData` describes them.
     """
 
     name = "xent_click_log"
@@ -514,26 +221,25 @@ class ClickLogBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             )
 
         if config.tfds_source is not None:
-            return _tfds_rows(config.tfds_source, config.schema, keep)
+            return tfds_rows(config.tfds_source, config.schema, keep)
         if split == "test" and has_test_file:
             path, keep_line = config.test_path, None
         else:
             path, keep_line = config.train_path, keep
-        return readers._iter_numbered(
+        return iter_numbered_rows(
             path,
             config.schema,
             config.on_bad_rows,
             config.max_bad_rows,
-            None,
-            self._bad_rows,
-            keep_line,
+            bad_rows=self._bad_rows,
+            keep=keep_line,
         )
 
     def _generate_examples(self, split: str) -> Iterator[tuple[int, dict[str, Any]]]:
         config = self.builder_config
         schema = config.schema
         label = schema.label
-        stats = _TrainStats(schema, config.seed) if split == "train" else None
+        stats = TrainStats(schema, config.seed) if split == "train" else None
         dtypes = {label: np.int64}
         dtypes |= {c: object for c in schema.categorical + schema.multi_value}
         dtypes |= {c: np.float32 for c in schema.numeric}
@@ -742,7 +448,7 @@ def load_click_data(
     _check_fractions(
         validation_fraction, 0.0 if test_path else test_fraction, batch_size
     )
-    readers._policy(on_bad_rows, max_bad_rows)
+    check_policy(on_bad_rows, max_bad_rows)
     if not isinstance(schema, ClickSchema) or schema.format == "tfds":
         raise ValueError(
             f"Invalid value for argument schema. Expected a ClickSchema of a file "
@@ -751,7 +457,7 @@ def load_click_data(
     path = str(path)
     paths = [path] + ([str(test_path)] if test_path is not None else [])
     for file in paths:
-        readers._check_file(file)
+        check_file(file)
     key = _cache_key(
         {
             "files": [file_digest(file) for file in paths],
@@ -780,10 +486,6 @@ def load_click_data(
     return _click_data(
         builder, Path(path).name, schema, seed, batch_size, shuffle_buffer
     )
-
-
-def _names(argument: str, value: Sequence[str] | None) -> tuple[str, ...] | None:
-    return readers._as_names(argument, value)
 
 
 def load_tfds_clicks(
@@ -864,9 +566,9 @@ def load_tfds_clicks(
         if label_threshold is None:
             label_threshold = preset.label_threshold
     roles = {
-        "categorical": _names("categorical", categorical),
-        "numeric": _names("numeric", numeric),
-        "multi_value": _names("multi_value", multi_value),
+        "categorical": as_column_names("categorical", categorical),
+        "numeric": as_column_names("numeric", numeric),
+        "multi_value": as_column_names("multi_value", multi_value),
     }
     source_builder = tfds.builder(
         name, data_dir=None if tfds_data_dir is None else str(tfds_data_dir)
@@ -889,7 +591,7 @@ def load_tfds_clicks(
                 "multi_value": preset.multi_value,
             }
         else:
-            found = _infer_tfds_roles(features, label_key)
+            found = infer_tfds_roles(features, label_key)
             roles = dict(
                 zip(("categorical", "numeric", "multi_value"), found, strict=True)
             )

@@ -29,7 +29,6 @@ to the model inputs described by `xent.ctr.specs`:
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -43,13 +42,15 @@ import tensorflow as tf
 from xent.ctr.specs import DenseFeat
 from xent.ctr.specs import SparseFeat
 from xent.ctr.specs import VarLenSparseFeat
+from xent.data import columns as columns_lib
+from xent.data.transforms import ImputeStandardize
+from xent.data.transforms import rank_vocabulary
 
 __all__ = [
     "CROSS_SEPARATOR",
     "Bucketize",
     "CrossJoin",
     "FeatureConfig",
-    "NumericTransform",
     "SplitPad",
     "build_ctr_preprocessor",
     "check_crosses",
@@ -61,6 +62,11 @@ __all__ = [
 ]
 
 NUMERIC = "numeric"
+INPUT_PREFIX = "f_"
+"""Put in front of an input name that does not start with a letter."""
+# Standardized numeric values are clipped to [-NUMERIC_CLIP, NUMERIC_CLIP], so
+# an outlier at serving time cannot blow up the logits.
+NUMERIC_CLIP = 10.0
 # Joins the values of a crossed pair: the ASCII unit separator, which no
 # click-log reader produces inside a value.
 CROSS_SEPARATOR = "\x1f"
@@ -128,11 +134,12 @@ class FeatureConfig:
 
 
 def input_name(column: str) -> str:
-    """A serving-signature-safe input name for a column (`[A-Za-z0-9_]`)."""
-    name = re.sub(r"[^A-Za-z0-9_]", "_", column)
-    if not name or not name[0].isalpha():
-        name = f"f_{name}"
-    return name
+    """The CTR input (and serving signature) name of a column.
+
+    `xent.data.columns.input_name` with the prefix `"f_"` (the tabular tasks
+    use `"col_"`): `"C-1"` -> `"C_1"`, `"1st"` -> `"f_1st"`.
+    """
+    return columns_lib.input_name(column, prefix=INPUT_PREFIX)
 
 
 def cross_name(columns: Sequence[str]) -> str:
@@ -196,48 +203,6 @@ def cross_counts(
     return counts
 
 
-def _signed_log1p(x):
-    return tf.sign(x) * tf.math.log1p(tf.abs(x))
-
-
-@keras.saving.register_keras_serializable(package="xent")
-class NumericTransform(keras.layers.Layer):
-    """`[batch]` floats -> `[batch, 2]`: standardized transform and missing flag.
-
-    NaN and inf are missing: their value column is 0 (the training mean) and
-    their flag is 1. Standardized values are clipped to [-clip, clip] so an
-    outlier at serving time cannot blow up the logits.
-    """
-
-    def __init__(self, mean, std, log1p=True, clip=10.0, **kwargs):
-        super().__init__(**kwargs)
-        self.mean = float(mean)
-        self.std = float(std) if std and np.isfinite(std) and std > 0 else 1.0
-        self.log1p = bool(log1p)
-        self.clip = float(clip)
-
-    def call(self, x):
-        x = tf.cast(x, "float32")
-        missing = tf.logical_not(tf.math.is_finite(x))
-        safe = tf.where(missing, tf.zeros_like(x), x)
-        t = _signed_log1p(safe) if self.log1p else safe
-        z = tf.clip_by_value((t - self.mean) / self.std, -self.clip, self.clip)
-        z = tf.where(missing, tf.zeros_like(z), z)
-        return tf.stack([z, tf.cast(missing, "float32")], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape, 2)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "mean": self.mean,
-            "std": self.std,
-            "log1p": self.log1p,
-            "clip": self.clip,
-        }
-
-
 @keras.saving.register_keras_serializable(package="xent")
 class Bucketize(keras.layers.Layer):
     """`[batch]` floats -> int64 bucket ids; 0 = missing, 1.. = quantile buckets."""
@@ -299,14 +264,6 @@ class CrossJoin(keras.layers.Layer):
         return keras.KerasTensor(values[0].shape, dtype="string")
 
 
-def _vocabulary(counts: Mapping[str, int], config: FeatureConfig) -> list[str]:
-    kept = [(c, v) for v, c in counts.items() if c >= config.min_count]
-    kept.sort(key=lambda cv: (-cv[0], cv[1]))
-    if config.max_vocab is not None:
-        kept = kept[: config.max_vocab]
-    return [v for _, v in kept]
-
-
 def build_ctr_preprocessor(
     categorical: Sequence[str],
     numeric: Sequence[str],
@@ -342,36 +299,86 @@ def build_ctr_preprocessor(
         ValueError: If a column has no statistics, names collide, or a cross
             names a column that is not single-valued categorical.
     """
-    inputs, outputs, specs = {}, {}, []
-    summary: dict[str, Any] = {"categorical": {}, "numeric": {}, "multi_value": {}}
-    if config.crosses:
-        summary["crosses"] = {}
-    names: dict[str, str] = {}
+    parts = _Parts(config, bool(config.crosses))
+    for column in categorical:
+        name, raw = parts.string_input(column, "categorical", value_counts)
+        parts.add_categorical(name, raw, value_counts[column], "categorical", column)
+    for column in multi_value:
+        name, raw = parts.string_input(column, "multi-value", value_counts)
+        parts.add_multi_value(name, raw, column, value_counts[column], separator)
+    dense = [parts.add_numeric(column, numeric_stats) for column in numeric]
+    check_crosses(config.crosses, categorical)
+    for i, cross in enumerate(config.crosses):
+        parts.add_cross(i, cross, crossed_counts or {})
+    if dense:
+        stacked = (
+            dense[0]
+            if len(dense) == 1
+            else keras.layers.Concatenate(axis=-1, name="numeric_concat")(dense)
+        )
+        parts.outputs[NUMERIC] = stacked
+        parts.specs.append(DenseFeat(NUMERIC, 2 * len(dense)))
+    if not parts.inputs:
+        raise ValueError("No feature columns: nothing to preprocess")
+    model = keras.Model(parts.inputs, parts.outputs, name="ctr_preprocessor")
+    parts.summary["input_names"] = dict(parts.names)
+    return model, tuple(parts.specs), parts.summary
 
-    def name_for(column):
+
+class _Parts:
+    """The inputs, outputs, specs and summary of a preprocessor being built."""
+
+    def __init__(self, config: FeatureConfig, crosses: bool) -> None:
+        self.config = config
+        self.inputs: dict[str, Any] = {}
+        self.outputs: dict[str, Any] = {}
+        self.specs: list[Any] = []
+        self.summary: dict[str, Any] = {
+            "categorical": {},
+            "numeric": {},
+            "multi_value": {},
+        }
+        if crosses:
+            self.summary["crosses"] = {}
+        self.names: dict[str, str] = {}  # Input name -> column.
+
+    def name_for(self, column: str) -> str:
         name = input_name(column)
-        if name in names:
+        if name in self.names:
             raise ValueError(
-                f"Columns {names[name]!r} and {column!r} map to the same input "
+                f"Columns {self.names[name]!r} and {column!r} map to the same input "
                 f"name {name!r}; rename one"
             )
-        names[name] = column
+        self.names[name] = column
         return name
 
-    def categorical_ids(name, raw, counts, section, key):
+    def string_input(
+        self, column: str, kind: str, value_counts: Mapping[str, Any]
+    ) -> tuple[str, Any]:
+        if column not in value_counts:
+            raise ValueError(f"No value counts for {kind} column {column!r}")
+        name = self.name_for(column)
+        self.inputs[name] = keras.Input(shape=(), dtype="string", name=name)
+        return name, self.inputs[name]
+
+    def add_categorical(
+        self, name: str, raw: Any, counts: Mapping[str, int], section: str, key: str
+    ) -> None:
+        """Ids of a categorical column or cross: hashed, or a vocabulary."""
+        config = self.config
         total = sum(counts.values()) or 1
         if config.hash_threshold is not None and len(counts) > config.hash_threshold:
             ids = keras.layers.Hashing(num_bins=config.hash_bins, name=f"{name}_hash")(
                 raw
             )
-            specs.append(SparseFeat(name, config.hash_bins, hashed=True))
-            summary[section][key] = {
+            self.specs.append(SparseFeat(name, config.hash_bins, hashed=True))
+            self.summary[section][key] = {
                 "distinct": len(counts),
                 "hashed": True,
                 "ids": config.hash_bins,
             }
         else:
-            vocab = _vocabulary(counts, config)
+            vocab = rank_vocabulary(counts, config.min_count, config.max_vocab)
             kept = set(vocab)
             oov = sum(c for v, c in counts.items() if v not in kept) / total
             ids = keras.layers.StringLookup(
@@ -380,27 +387,24 @@ def build_ctr_preprocessor(
                 mask_token=None,
                 name=f"{name}_lookup",
             )(raw)
-            specs.append(SparseFeat(name, len(vocab or ["<none>"]) + 1))
-            summary[section][key] = {
+            self.specs.append(SparseFeat(name, len(vocab or ["<none>"]) + 1))
+            self.summary[section][key] = {
                 "distinct": len(counts),
                 "vocabulary": len(vocab),
                 "train_oov_rate": oov,
             }
-        outputs[name] = ids
+        self.outputs[name] = ids
 
-    def string_input(column, kind):
-        if column not in value_counts:
-            raise ValueError(f"No value counts for {kind} column {column!r}")
-        name = name_for(column)
-        inputs[name] = keras.Input(shape=(), dtype="string", name=name)
-        return name, inputs[name]
-
-    for column in categorical:
-        name, raw = string_input(column, "categorical")
-        categorical_ids(name, raw, value_counts[column], "categorical", column)
-    for column in multi_value:
-        name, raw = string_input(column, "multi-value")
-        vocab = _vocabulary(value_counts[column], config)
+    def add_multi_value(
+        self,
+        name: str,
+        raw: Any,
+        column: str,
+        counts: Mapping[str, int],
+        separator: str,
+    ) -> None:
+        config = self.config
+        vocab = rank_vocabulary(counts, config.min_count, config.max_vocab)
         tokens = SplitPad(separator, config.max_len, name=f"{name}_split")(raw)
         ids = keras.layers.StringLookup(
             vocabulary=vocab or ["<none>"],
@@ -408,61 +412,65 @@ def build_ctr_preprocessor(
             mask_token="",
             name=f"{name}_lookup",
         )(tokens)
-        specs.append(
+        self.specs.append(
             VarLenSparseFeat(name, len(vocab or ["<none>"]) + 2, config.max_len)
         )
-        outputs[name] = ids
-        summary["multi_value"][column] = {
-            "distinct": len(value_counts[column]),
+        self.outputs[name] = ids
+        self.summary["multi_value"][column] = {
+            "distinct": len(counts),
             "vocabulary": len(vocab),
             "max_len": config.max_len,
         }
-    dense = []
-    for column in numeric:
+
+    def add_numeric(self, column: str, numeric_stats: Mapping[str, Any]) -> Any:
+        """The column's `[batch, 2]` transform (and its bucket ids if asked)."""
+        config = self.config
         if column not in numeric_stats:
             raise ValueError(f"No statistics for numeric column {column!r}")
         stats = numeric_stats[column]
-        name = name_for(column)
+        name = self.name_for(column)
         raw = keras.Input(shape=(), dtype="float32", name=name)
-        inputs[name] = raw
+        self.inputs[name] = raw
         log = config.numeric_transform in ("log1p", "bucketize")
         mean = stats["log1p_mean"] if log else stats["mean"]
         std = stats["log1p_std"] if log else stats["std"]
         mean = 0.0 if mean is None or not np.isfinite(mean) else mean
-        dense.append(NumericTransform(mean, std, log, name=f"{name}_transform")(raw))
-        summary["numeric"][column] = {"transform": config.numeric_transform}
+        std = std if std and np.isfinite(std) and std > 0 else 1.0
+        transform = ImputeStandardize(
+            [mean],
+            [std],
+            log1p=log,
+            clip=NUMERIC_CLIP,
+            indicators_first=False,
+            name=f"{name}_transform",
+        )(raw)
+        self.summary["numeric"][column] = {"transform": config.numeric_transform}
         if config.numeric_transform == "bucketize":
             boundaries = _boundaries(stats.get("quantiles") or [], config.buckets)
             bucket = f"{name}_bucket"
-            outputs[bucket] = Bucketize(boundaries, name=bucket)(raw)
-            specs.append(SparseFeat(bucket, len(boundaries) + 2))
-            summary["numeric"][column]["buckets"] = len(boundaries) + 1
-    check_crosses(config.crosses, categorical)
-    for i, cross in enumerate(config.crosses):
+            self.outputs[bucket] = Bucketize(boundaries, name=bucket)(raw)
+            self.specs.append(SparseFeat(bucket, len(boundaries) + 2))
+            self.summary["numeric"][column]["buckets"] = len(boundaries) + 1
+        return transform
+
+    def add_cross(
+        self,
+        i: int,
+        cross: Sequence[str],
+        crossed_counts: Mapping[str, Mapping[str, int]],
+    ) -> None:
         name = cross_name(cross)
-        if name in names or name in outputs or name == NUMERIC:
+        if name in self.names or name in self.outputs or name == NUMERIC:
             raise ValueError(
                 f"features.crosses[{i}]={list(cross)}: its feature name {name!r} "
                 "is already a column's; rename the column"
             )
-        counts = (crossed_counts or {}).get(name)
+        counts = crossed_counts.get(name)
         if counts is None:
             raise ValueError(f"No value counts for the cross {list(cross)}")
-        raw = CrossJoin(name=f"{name}_join")([inputs[input_name(c)] for c in cross])
-        categorical_ids(name, raw, counts, "crosses", name)
-    if dense:
-        stacked = (
-            dense[0]
-            if len(dense) == 1
-            else keras.layers.Concatenate(axis=-1, name="numeric_concat")(dense)
-        )
-        outputs[NUMERIC] = stacked
-        specs.append(DenseFeat(NUMERIC, 2 * len(dense)))
-    if not inputs:
-        raise ValueError("No feature columns: nothing to preprocess")
-    model = keras.Model(inputs, outputs, name="ctr_preprocessor")
-    summary["input_names"] = {name: column for name, column in names.items()}
-    return model, tuple(specs), summary
+        columns = [self.inputs[input_name(c)] for c in cross]
+        raw = CrossJoin(name=f"{name}_join")(columns)
+        self.add_categorical(name, raw, counts, "crosses", name)
 
 
 def _boundaries(quantiles: Sequence[float], buckets: int) -> list[float]:

@@ -4,8 +4,9 @@ and, when the true click probabilities are known, the exact decomposition
     E[log loss] = H(p, q) = H(p) + KL(p || q)
 
 into the Bayes log loss H(p) (no model can do better) and the model's excess
-cross-entropy KL(p || q). Metric values come from scikit-learn where it has
-them (`roc_auc_score`, `log_loss`); the rest are defined here in float64.
+cross-entropy KL(p || q). AUC comes from scikit-learn (`roc_auc_score`);
+log loss, entropies, normalized entropy and calibration from `xent.information`,
+their one home; the rest are defined here in float64.
 """
 
 from __future__ import annotations
@@ -15,23 +16,14 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from xent import information
+
 __all__ = [
-    "binary_entropy",
     "calibration_buckets",
     "ctr_metrics",
     "group_auc",
     "truth_metrics",
 ]
-
-_EPS = 1e-15
-
-
-def binary_entropy(p: Any) -> np.ndarray:
-    """H(p) in nats, elementwise; 0 at p in {0, 1}."""
-    p = np.asarray(p, dtype="float64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -(p * np.log(p) + (1 - p) * np.log1p(-p))
-    return np.where((p <= 0) | (p >= 1), 0.0, h)
 
 
 def _check(y: Any, prob: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -83,7 +75,8 @@ def truth_metrics(y: Any, prob: Any, p_true: Any) -> dict[str, float]:
     Returns:
         `bayes_log_loss` = mean H(p); `expected_log_loss` = mean H(p, q), the
         model's log loss in expectation over the clicks; `excess_log_loss` =
-        mean KL(p || q) = their difference (nats per row);
+        mean KL(p || q) (summed term by term; equal to their difference)
+        (nats per row); q is clipped with `information.clip_probabilities`;
         `excess_log_loss_pct` = 100 * excess / bayes; `oracle_auc` = AUC of p
         on the drawn clicks; `oracle_log_loss` = log loss of p on the drawn
         clicks (the Bayes log loss plus sampling noise).
@@ -92,21 +85,15 @@ def truth_metrics(y: Any, prob: Any, p_true: Any) -> dict[str, float]:
     p = np.asarray(p_true, dtype="float64").reshape(-1)
     if p.shape != q.shape:
         raise ValueError("p_true and prob differ in length")
-    qc = np.clip(q, _EPS, 1 - _EPS)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cross = -(p * np.log(qc) + (1 - p) * np.log1p(-qc))
-    bayes = float(binary_entropy(p).mean())
-    expected = float(cross.mean())
-    excess = expected - bayes
+    d = information.binary_decomposition(p, q)
+    bayes, excess = d.entropy, d.kl_divergence
     return {
         "bayes_log_loss": bayes,
-        "expected_log_loss": expected,
+        "expected_log_loss": d.cross_entropy,
         "excess_log_loss": excess,
         "excess_log_loss_pct": 100.0 * excess / bayes if bayes > 0 else None,
         "oracle_auc": float(skm.roc_auc_score(y, p)) if 0 < y.sum() < y.size else None,
-        "oracle_log_loss": float(
-            skm.log_loss(y, np.clip(p, _EPS, 1 - _EPS), labels=[0, 1])
-        ),
+        "oracle_log_loss": information.binary_log_loss(y, p),
     }
 
 
@@ -156,16 +143,15 @@ def ctr_metrics(
             "needs both clicks and non-clicks"
         )
     both = 0 < y.sum() < y.size
-    log_loss = float(skm.log_loss(y, np.clip(q, _EPS, 1 - _EPS), labels=[0, 1]))
-    observed = float(y.mean())
+    log_loss = information.binary_log_loss(y, q)
     out: dict[str, Any] = {
         "rows": int(y.size),
         "auc": float(skm.roc_auc_score(y, q)) if both else None,
         "log_loss": log_loss,
-        "normalized_entropy": log_loss / float(binary_entropy(background_ctr)),
-        "observed_ctr": observed,
+        "normalized_entropy": information.normalized_entropy(log_loss, background_ctr),
+        "observed_ctr": float(y.mean()),
         "mean_predicted_ctr": float(q.mean()),
-        "calibration": float(q.mean()) / observed if observed > 0 else None,
+        "calibration": information.calibration(y, q),
         "calibration_buckets": calibration_buckets(y, q),
     }
     if groups is not None:

@@ -1,53 +1,57 @@
 """Data for the xent pipelines.
 
-`xent.data.tabular` reads CSV files and scikit-learn's bundled tables into
-typed, split columns; `xent.data.preprocessing` turns them into a Keras
-preprocessing model fitted on the training split; `xent.data.images` (import
-it directly) holds the image data sets.
+`xent.data.tabular` splits CSV files (read by `xent.data.csv_table`, labels
+mapped by `xent.data.labels`) and scikit-learn's bundled tables into typed
+columns; `xent.data.preprocessing` turns them into a Keras
+preprocessing model fitted on the training split, from the encodings of
+`xent.data.transforms` (shared with the CTR preprocessor);
+`xent.data.columns` holds the missing-value tokens, number parsing and input
+names every reader shares; `xent.data.images` (import it directly) holds the
+image data sets.
+
+The names below are imported on first use (PEP 562), so that the light
+`xent.data.columns` does not pull in TensorFlow and scikit-learn.
 """
 
-from xent.data.preprocessing import OOV_TOKEN
-from xent.data.preprocessing import ImputeStandardize
-from xent.data.preprocessing import build_preprocessor
-from xent.data.preprocessing import build_vocabulary
-from xent.data.preprocessing import numeric_statistics
-from xent.data.preprocessing import to_model_inputs
-from xent.data.tabular import DEFAULT_MISSING_VALUES
-from xent.data.tabular import SKLEARN_TABLES
-from xent.data.tabular import CsvTable
-from xent.data.tabular import Schema
-from xent.data.tabular import Split
-from xent.data.tabular import TabularData
-from xent.data.tabular import encode_labels
-from xent.data.tabular import infer_class_names
-from xent.data.tabular import input_name
-from xent.data.tabular import load_breast_cancer
-from xent.data.tabular import load_csv
-from xent.data.tabular import load_digits_table
-from xent.data.tabular import load_sklearn_table
-from xent.data.tabular import read_csv
-from xent.data.tabular import split_stratified
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_MISSING_VALUES",
-    "OOV_TOKEN",
-    "SKLEARN_TABLES",
-    "CsvTable",
-    "ImputeStandardize",
-    "Schema",
-    "Split",
-    "TabularData",
-    "build_preprocessor",
-    "build_vocabulary",
-    "encode_labels",
-    "infer_class_names",
-    "input_name",
-    "load_breast_cancer",
-    "load_csv",
-    "load_digits_table",
-    "load_sklearn_table",
-    "numeric_statistics",
-    "read_csv",
-    "split_stratified",
-    "to_model_inputs",
-]
+import importlib
+from typing import Any
+
+_MODULE_OF = {
+    "MISSING_VALUES": "columns",
+    "input_name": "columns",
+    "parse_float": "columns",
+    "OOV_TOKEN": "transforms",
+    "ImputeStandardize": "transforms",
+    "build_vocabulary": "transforms",
+    "build_preprocessor": "preprocessing",
+    "numeric_statistics": "preprocessing",
+    "to_model_inputs": "preprocessing",
+    "SKLEARN_TABLES": "tabular",
+    "CsvTable": "csv_table",
+    "Schema": "tabular",
+    "Split": "tabular",
+    "TabularData": "tabular",
+    "encode_labels": "csv_table",
+    "infer_class_names": "labels",
+    "load_breast_cancer": "tabular",
+    "load_csv": "tabular",
+    "load_digits_table": "tabular",
+    "load_sklearn_table": "tabular",
+    "read_csv": "csv_table",
+    "split_stratified": "tabular",
+}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'xent.data' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"xent.data.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULE_OF})

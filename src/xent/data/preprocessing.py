@@ -30,83 +30,22 @@ and tensors, so `to_model_inputs` returns a dict of tensors (`tf.float32` and
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
-
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
+from xent.data.columns import input_name
 from xent.data.tabular import Schema
 from xent.data.tabular import Split
-from xent.data.tabular import input_name
+from xent.data.transforms import OOV_TOKEN
+from xent.data.transforms import ImputeStandardize
+from xent.data.transforms import build_vocabulary
 
 __all__ = [
-    "OOV_TOKEN",
-    "ImputeStandardize",
     "build_preprocessor",
-    "build_vocabulary",
     "numeric_statistics",
     "to_model_inputs",
 ]
-
-OOV_TOKEN = "[UNK]"
-"""StringLookup's out-of-vocabulary token; never a vocabulary entry itself."""
-
-
-@keras.saving.register_keras_serializable(package="xent")
-class ImputeStandardize(keras.layers.Layer):
-    """Missing-value indicators plus imputed, standardized values.
-
-    For inputs `x` of shape `[..., N]`, returns `[..., 2N]`: first
-    `1.0 - isfinite(x)`, then `(where(isfinite(x), x, mean) - mean) / std`.
-
-    Args:
-        mean: N per-column means (the imputed value).
-        std: N positive per-column standard deviations.
-        **kwargs: Base layer arguments (`name`, `dtype`, ...).
-
-    Raises:
-        ValueError: If `mean` and `std` differ in length, are empty or not
-            finite, or a `std` is not positive.
-    """
-
-    def __init__(self, mean: Sequence[float], std: Sequence[float], **kwargs):
-        super().__init__(**kwargs)
-        mean = [float(m) for m in np.ravel(mean)]
-        std = [float(s) for s in np.ravel(std)]
-        if not mean or len(mean) != len(std):
-            raise ValueError(
-                "Invalid value for arguments mean/std. Expected two non-empty "
-                f"sequences of the same length. Received lengths {len(mean)} "
-                f"and {len(std)}"
-            )
-        if not np.all(np.isfinite(mean)) or not all(
-            np.isfinite(s) and s > 0 for s in std
-        ):
-            raise ValueError(
-                "Invalid value for arguments mean/std. Expected finite means and "
-                f"positive finite standard deviations. Received: mean={mean}, "
-                f"std={std}"
-            )
-        self.mean = mean
-        self.std = std
-
-    def call(self, inputs):
-        x = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
-        mean = ops.convert_to_tensor(self.mean, dtype=self.compute_dtype)
-        std = ops.convert_to_tensor(self.std, dtype=self.compute_dtype)
-        finite = ops.isfinite(x)
-        indicator = ops.cast(ops.logical_not(finite), self.compute_dtype)
-        filled = ops.where(finite, x, mean)
-        return ops.concatenate([indicator, (filled - mean) / std], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], 2 * len(self.mean))
-
-    def get_config(self):
-        return {**super().get_config(), "mean": self.mean, "std": self.std}
 
 
 def numeric_statistics(values: np.ndarray) -> tuple[float, float]:
@@ -128,31 +67,6 @@ def numeric_statistics(values: np.ndarray) -> tuple[float, float]:
         return 0.0, 1.0
     mean, std = float(np.mean(x)), float(np.std(x))
     return mean, (std if std > 0 else 1.0)
-
-
-def build_vocabulary(
-    values: np.ndarray, max_vocabulary: int | None = None, min_count: int = 1
-) -> list[str]:
-    """The vocabulary of one categorical column.
-
-    Values seen at least `min_count` times, most frequent first (ties in
-    string order), at most `max_vocabulary` of them. The missing value `""`
-    counts like any other value; `OOV_TOKEN` is left out (it maps to the
-    out-of-vocabulary index anyway).
-
-    Args:
-        values: The column's training values (str).
-        max_vocabulary: Maximum vocabulary size, or `None` for no limit.
-        min_count: Minimum number of occurrences.
-
-    Returns:
-        The vocabulary (possibly empty).
-    """
-    counts = Counter(str(v) for v in np.ravel(values))
-    counts.pop(OOV_TOKEN, None)
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    vocabulary = [value for value, count in ranked if count >= min_count]
-    return vocabulary if max_vocabulary is None else vocabulary[:max_vocabulary]
 
 
 def _check_arguments(max_vocabulary: int | None, min_count: int) -> None:

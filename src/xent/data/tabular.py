@@ -10,26 +10,8 @@ and int64 class ids, described by a `Schema`:
 * labels are int64 class ids `0..K-1`; `Schema.class_names[k]` is the label
   value (as a string) of class `k`.
 
-Reading a CSV file (`read_csv`):
-
-* UTF-8 text (a leading byte-order mark is ignored), parsed with the `csv`
-  module; the first row is the header. Every field is stripped of
-  surrounding whitespace; blank lines are skipped.
-* A field equal to one of `missing_values` is missing.
-* A column is numeric when every non-missing value parses as a float
-  (Python's `float`, without `_` digit separators), else categorical; the
-  `numeric=` / `categorical=` arguments override this.
-* Malformed rows (a line that is not UTF-8 or not CSV, a wrong number of
-  fields, a missing label, a non-number in a numeric column given by
-  `numeric=`, a label that is not one of `class_names=`) follow the
-  `on_bad_rows` policy of `xent.bad_rows`: `"fail"` raises
-  `ReadError("file:line: reason")`, `"skip"` drops and counts them (up to
-  `max_bad_rows`). A missing or empty file, a header without data rows and a
-  bad header always raise `ReadError`.
-
-Mapping labels to class ids (`infer_class_names`): integer labels in numeric
-order (so 0/1 map to 0/1 and -1/1 to 0/1); `false`/`true` or `no`/`yes` in any
-case to 0/1; any other labels in sorted string order.
+CSV files are read by `xent.data.csv_table` and their labels mapped to class
+ids by `xent.data.labels`.
 
 Splitting (`split_stratified`): a seeded stratified test split, then a seeded
 stratified validation split out of what remains, both with scikit-learn's
@@ -46,12 +28,7 @@ data).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import math
-import re
-from collections.abc import Callable
-from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from os import PathLike
@@ -63,60 +40,26 @@ from sklearn import datasets as sk_datasets
 from sklearn.model_selection import train_test_split
 
 from xent.bad_rows import BadRows
-from xent.bad_rows import Lines
 from xent.bad_rows import ReadError
-from xent.bad_rows import build_rejecter
-from xent.bad_rows import check_file
 from xent.bad_rows import check_policy
-from xent.bad_rows import csv_records
+from xent.data.columns import MISSING_VALUES
+from xent.data.columns import input_name
+from xent.data.csv_table import encode_labels
+from xent.data.csv_table import read_csv
+from xent.data.csv_table import read_header
+from xent.data.labels import infer_class_names
 
 __all__ = [
-    "DEFAULT_MISSING_VALUES",
     "SKLEARN_TABLES",
-    "CsvTable",
     "Schema",
     "Split",
     "TabularData",
-    "encode_labels",
-    "infer_class_names",
-    "input_name",
     "load_breast_cancer",
     "load_csv",
     "load_digits_table",
     "load_sklearn_table",
-    "read_csv",
     "split_stratified",
 ]
-
-DEFAULT_MISSING_VALUES = ("", "?", "NA", "N/A", "NaN", "nan", "null", "None")
-"""Field values (after stripping whitespace) that mean "missing"."""
-
-_VALID_INPUT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_INVALID_INPUT_CHAR = re.compile(r"[^A-Za-z0-9_]")
-_BOOLEAN_PAIRS = (("false", "true"), ("no", "yes"))
-
-
-def input_name(column: str) -> str:
-    """The Keras input (and serving signature) name of a feature column.
-
-    A column name that starts with an ASCII letter and contains only ASCII
-    letters, digits and `_` is used as it is. Otherwise every other character
-    is replaced with `_`, and `col_` is put in front when the result does not
-    start with a letter (SavedModel signatures reject such names).
-
-    >>> input_name("age"), input_name("mean radius"), input_name("1st")
-    ('age', 'mean_radius', 'col_1st')
-
-    Args:
-        column: The column name in the data file.
-
-    Returns:
-        The input name.
-    """
-    if _VALID_INPUT_NAME.fullmatch(column):
-        return column
-    name = _INVALID_INPUT_CHAR.sub("_", column)
-    return name if name[:1].isalpha() else "col_" + name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -310,371 +253,6 @@ class TabularData:
         return summary
 
 
-@dataclasses.dataclass(frozen=True)
-class CsvTable:
-    """A CSV file as read by `read_csv`, before labels become class ids.
-
-    Attributes:
-        path: The file, as given.
-        numeric: Numeric feature columns, in file order.
-        categorical: Categorical feature columns, in file order.
-        label: The label column.
-        features: `{column: values}` as in `Split.features`.
-        labels: The raw label of each row (object array of `str`, never
-            missing).
-        lines: The 1-based line of the file each row ends on (int64), for
-            error messages.
-    """
-
-    path: str
-    numeric: tuple[str, ...]
-    categorical: tuple[str, ...]
-    label: str
-    features: dict[str, np.ndarray]
-    labels: np.ndarray
-    lines: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
-
-
-def _parse_float(text: str) -> float | None:
-    if "_" in text:  # Python accepts "1_000"; a CSV file means something else.
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _csv_rows(
-    path: str, reject: Callable[[int, str], None]
-) -> Iterator[tuple[int, list[str]]]:
-    """`(line, stripped fields)` of each non-blank row, the header first.
-
-    `line` is the line the row ends on. A line that is not UTF-8 or that the
-    `csv` module cannot parse goes to `reject`, except in the header (the
-    first row), where it raises `ReadError`.
-    """
-    check_file(path)
-    lines = Lines(path, reject, strict_first=True)
-    reader = csv.reader(lines)
-    header_read = False
-
-    def malformed(err):
-        if not header_read:
-            raise ReadError(f"{path}:{lines.line}: malformed CSV: {err}") from None
-        reject(lines.line, f"malformed CSV: {err}")
-
-    for row in csv_records(reader, malformed):
-        fields = [field.strip() for field in row]
-        if not fields or fields == [""]:
-            continue  # A blank line.
-        header_read = True
-        yield lines.line, fields
-
-
-def _check_header(path: str, line: int, header: list[str]) -> None:
-    for i, name in enumerate(header):
-        if not name:
-            raise ReadError(
-                f"{path}:{line}: the header has an empty column name (field {i + 1})"
-            )
-        if header.count(name) > 1:
-            raise ReadError(
-                f"{path}:{line}: the header names column {name!r} more than once"
-            )
-
-
-def _read_header(path: str) -> list[str]:
-    """The stripped header row of a CSV file (its data rows are not read)."""
-
-    def reject(line: int, reason: str) -> None:
-        raise ReadError(f"{path}:{line}: {reason}")
-
-    first = next(_csv_rows(path, reject), None)
-    if first is None:
-        raise ReadError(f"{path} is empty: expected a header row and data rows")
-    _check_header(path, *first)
-    return first[1]
-
-
-def _check_columns(
-    path: str, header: Sequence[str], label: str, argument: str, columns: Sequence[str]
-) -> tuple[str, ...]:
-    if isinstance(columns, str):
-        raise ValueError(
-            f"Invalid value for argument {argument}. Expected a sequence of "
-            f"column names. Received: {argument}={columns!r}"
-        )
-    for column in columns:
-        if column == label:
-            raise ValueError(
-                f"Invalid value for argument {argument}: {column!r} is the label "
-                f"column of {path}, not a feature"
-            )
-        if column not in header:
-            raise ValueError(
-                f"Invalid value for argument {argument}: column {column!r} is not "
-                f"in {path}; its columns are {list(header)}"
-            )
-    return tuple(columns)
-
-
-def read_csv(
-    path: str | PathLike[str],
-    label: str,
-    categorical: Sequence[str] | None = None,
-    numeric: Sequence[str] | None = None,
-    missing_values: Sequence[str] = DEFAULT_MISSING_VALUES,
-    class_names: Sequence[str] | None = None,
-    on_bad_rows: str = "fail",
-    max_bad_rows: int = 100,
-    bad_rows: BadRows | None = None,
-) -> CsvTable:
-    """Reads a CSV file with a header row into typed feature columns.
-
-    >>> table = read_csv("churn.csv", "churned", on_bad_rows="skip")  # doctest: +SKIP
-
-    Args:
-        path: The CSV file (UTF-8).
-        label: The label column.
-        categorical: Columns to treat as categorical whatever their values
-            (e.g. integer codes).
-        numeric: Columns to treat as numeric; a row with a non-missing value
-            that is not a number in one of them is malformed.
-        missing_values: Field values that mean "missing".
-        class_names: If given (e.g. the classes of a training file when
-            reading a test file), a row whose label is not one of them (as
-            `encode_labels` normalizes labels) is malformed.
-        on_bad_rows: `"fail"` to raise on the first malformed row, `"skip"`
-            to drop malformed rows (see the module docstring).
-        max_bad_rows: With `"skip"`, reading fails when more rows than this
-            were skipped (counted in `bad_rows`, which may already hold the
-            rows skipped in other files).
-        bad_rows: If given, receives the count and first reasons of the
-            skipped rows (also when reading fails).
-
-    Returns:
-        The columns, their types and the raw labels of the rows kept.
-
-    Raises:
-        ReadError: If the file is missing, empty or has no data rows (that
-            could be read), if its header is not UTF-8, not CSV, has an empty
-            or repeated column name or lacks the label column, if it has no
-            feature columns; with `"fail"` on the first malformed row, with
-            `"skip"` when more than `max_bad_rows` were skipped. Messages name
-            the file, and the line (`file:line: reason`) and the column where
-            there is one.
-        ValueError: If `categorical` or `numeric` name an unknown column (or
-            one in both, or the label), or the policy is invalid.
-    """
-    path = str(path)
-    check_policy(on_bad_rows, max_bad_rows)
-    missing = frozenset(missing_values)
-    bad_rows = BadRows() if bad_rows is None else bad_rows
-    skipped_before = bad_rows.count
-    reject = build_rejecter(path, on_bad_rows, max_bad_rows, bad_rows)
-    rows_iter = _csv_rows(path, reject)
-    first = next(rows_iter, None)
-    if first is None:
-        raise ReadError(f"{path} is empty: expected a header row and data rows")
-    header_line, header = first
-    _check_header(path, header_line, header)
-    if label not in header:
-        raise ReadError(
-            f"Label column {label!r} is not in {path}; its columns are {header}"
-        )
-    forced_categorical = _check_columns(
-        path, header, label, "categorical", categorical or ()
-    )
-    forced_numeric = _check_columns(path, header, label, "numeric", numeric or ())
-    both = sorted(set(forced_categorical) & set(forced_numeric))
-    if both:
-        raise ValueError(
-            f"Columns {both} of {path} are in both arguments categorical and numeric"
-        )
-    features_in_file = [c for c in header if c != label]
-    if not features_in_file:
-        raise ReadError(f"{path} has no feature columns besides the label {label!r}")
-
-    width = len(header)
-    label_at = header.index(label)
-    numeric_at = [(column, header.index(column)) for column in forced_numeric]
-    class_id = None if class_names is None else _class_id_function(class_names)
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    for line, fields in rows_iter:
-        if len(fields) != width:
-            reject(
-                line, f"expected {width} fields (as in the header), found {len(fields)}"
-            )
-            continue
-        value = fields[label_at]
-        if value in missing:
-            reject(line, f"missing label (column {label!r} is {value!r})")
-            continue
-        if class_id is not None and class_id(value) is None:
-            reject(
-                line,
-                f"label {value!r} in column {label!r} is not one of the training "
-                f"classes {list(class_names)}",
-            )
-            continue
-        problem = next(
-            (
-                f"column {column!r} (field {i + 1}) is numeric but has the "
-                f"non-numeric value {fields[i]!r}"
-                for column, i in numeric_at
-                if fields[i] not in missing and _parse_float(fields[i]) is None
-            ),
-            None,
-        )
-        if problem is not None:
-            reject(line, problem)
-            continue
-        rows.append(fields)
-        lines.append(line)
-    if not rows:
-        skipped = bad_rows.count - skipped_before
-        also = f" that could be read ({skipped} malformed rows skipped)"
-        raise ReadError(
-            f"{path} has a header row but no data rows{also if skipped else ''}"
-        )
-
-    columns = {name: [row[i] for row in rows] for i, name in enumerate(header)}
-    features: dict[str, np.ndarray] = {}
-    numeric_columns, categorical_columns = [], []
-    for column in features_in_file:
-        raw = columns[column]
-        parsed = None
-        if column not in forced_categorical:
-            parsed = [None if v in missing else _parse_float(v) for v in raw]
-            if column not in forced_numeric and any(
-                number is None and value not in missing
-                for value, number in zip(raw, parsed, strict=True)
-            ):
-                parsed = None  # Text: a categorical column.
-        if parsed is None:
-            values = np.empty(len(raw), dtype=object)
-            values[:] = ["" if v in missing else v for v in raw]
-            categorical_columns.append(column)
-        else:
-            with np.errstate(over="ignore"):  # Beyond float32 range -> inf.
-                values = np.array(
-                    [math.nan if p is None else p for p in parsed], dtype=np.float32
-                )
-            numeric_columns.append(column)
-        features[column] = values
-    label_array = np.empty(len(rows), dtype=object)
-    label_array[:] = columns[label]
-    return CsvTable(
-        path=path,
-        numeric=tuple(numeric_columns),
-        categorical=tuple(categorical_columns),
-        label=label,
-        features=features,
-        labels=label_array,
-        lines=np.asarray(lines, dtype=np.int64),
-    )
-
-
-def _as_int(value: str) -> int | None:
-    if "_" in value:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
-
-
-def _label_kind(class_names: Sequence[str]) -> str:
-    """`"integer"`, `"boolean"` or `"string"`: how raw labels are normalized."""
-    if all(_as_int(c) is not None and str(_as_int(c)) == c for c in class_names):
-        return "integer"
-    if tuple(class_names) in _BOOLEAN_PAIRS:
-        return "boolean"
-    return "string"
-
-
-def _normalize_label(value: str, kind: str) -> str:
-    if kind == "integer":
-        number = _as_int(value)
-        return value if number is None else str(number)
-    if kind == "boolean":
-        return value.lower()
-    return value
-
-
-def infer_class_names(labels: Sequence[str]) -> tuple[str, ...]:
-    """The class names of raw label values, in class-id order.
-
-    Integer labels sort numerically and are named by their canonical
-    spelling (`"01"` -> `"1"`); `false`/`true` and `no`/`yes` (any case)
-    become `("false", "true")` / `("no", "yes")`; other labels sort as
-    strings.
-
-    >>> infer_class_names(["1", "0", "1"])
-    ('0', '1')
-    >>> infer_class_names(["TRUE", "false"])
-    ('false', 'true')
-    >>> infer_class_names(["10", "9", "-1"])
-    ('-1', '9', '10')
-
-    Args:
-        labels: Raw label values (not missing).
-
-    Returns:
-        The distinct labels as class names.
-    """
-    distinct = set(labels)
-    numbers = {_as_int(v) for v in distinct}
-    if None not in numbers:
-        return tuple(str(n) for n in sorted(numbers))
-    lowered = tuple(sorted({v.lower() for v in distinct}))
-    if lowered in _BOOLEAN_PAIRS:
-        return lowered
-    return tuple(sorted(distinct))
-
-
-def _class_id_function(class_names: Sequence[str]) -> Callable[[str], int | None]:
-    """`label -> class id` (or `None`), normalizing as `encode_labels` does."""
-    kind = _label_kind(class_names)
-    index = {name: i for i, name in enumerate(class_names)}
-    return lambda value: index.get(_normalize_label(value, kind))
-
-
-def encode_labels(table: CsvTable, class_names: Sequence[str]) -> np.ndarray:
-    """Maps a table's raw labels to class ids.
-
-    Labels are normalized as `infer_class_names` does for these class names
-    (so `"01"` is class `"1"` and `"TRUE"` class `"true"`).
-
-    Args:
-        table: The table, for its labels and their file lines.
-        class_names: The class names in class-id order (usually from the
-            training file).
-
-    Returns:
-        int64 class ids, shape `[n]`.
-
-    Raises:
-        ValueError: If a label is not one of `class_names` (names the file,
-            line and value).
-    """
-    class_id_of = _class_id_function(class_names)
-    ids = np.empty(len(table), dtype=np.int64)
-    for row, (value, line) in enumerate(zip(table.labels, table.lines, strict=True)):
-        class_id = class_id_of(value)
-        if class_id is None:
-            raise ValueError(
-                f"{table.path}:{line}: label {value!r} in column {table.label!r} "
-                f"is not one of the training classes {list(class_names)}"
-            )
-        ids[row] = class_id
-    return ids
-
-
 def _check_fraction(argument: str, value: float) -> None:
     if not 0.0 < value < 1.0:
         raise ValueError(
@@ -767,7 +345,7 @@ def load_csv(
     test_fraction: float = 0.2,
     seed: int = 0,
     expected_classes: int | None = None,
-    missing_values: Sequence[str] = DEFAULT_MISSING_VALUES,
+    missing_values: Sequence[str] = MISSING_VALUES,
     on_bad_rows: str = "fail",
     max_bad_rows: int = 100,
 ) -> TabularData:
@@ -826,7 +404,7 @@ def load_csv(
         )
     else:
         test_path = str(test_path)
-        header = _read_header(test_path)
+        header = read_header(test_path)
         expected = {*schema.features, label}
         if set(header) != expected:
             raise ReadError(

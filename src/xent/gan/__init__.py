@@ -1,1 +1,2 @@
-"""GAN: training step, evaluation (Frechet distance, coverage, memorization)."""
+"""GAN: training step, evaluation (Frechet distance, coverage, memorization),
+data, sampling, scoring and the report's figures and sections."""

@@ -5,7 +5,9 @@ TensorBoard every epoch (tag `SAMPLES_TAG` in the run `SAMPLES_SUBDIR`), so
 the same latent points can be watched as training goes. `FrechetMonitor`
 adds `val_frechet_distance` and `val_frechet_floor` to the epoch logs; placed
 before the Keras `TensorBoard` callback, they are written as
-`validation/epoch_frechet_distance` and kept in the history.
+`validation/epoch_frechet_distance` and kept in the history. (Non-finite
+losses stop a run through `xent.runner.StopOnNonFinite(keys=("d_loss",
+"g_loss"))`.)
 """
 
 from __future__ import annotations
@@ -20,50 +22,17 @@ import tensorflow as tf
 
 from xent.gan import evaluation
 from xent.gan import plots
-from xent.runner import TrainingDivergedError
+from xent.gan.sampling import generate
 
 __all__ = [
     "SAMPLES_SUBDIR",
     "SAMPLES_TAG",
     "FrechetMonitor",
     "SampleGridLogger",
-    "StopOnNonFiniteLosses",
-    "generate",
-    "predict_in_batches",
 ]
 
 SAMPLES_SUBDIR = "samples"
 SAMPLES_TAG = "generated_images"
-
-
-def generate(generator: keras.Model, inputs, batch_size: int = 1024) -> np.ndarray:
-    """Images in [0, 1] from a generator with `tanh` outputs, in inference mode."""
-    out = predict_in_batches(generator, inputs, batch_size)
-    return np.clip((out.astype("float32") + 1.0) / 2.0, 0.0, 1.0)
-
-
-def predict_in_batches(model: keras.Model, inputs, batch_size: int = 1024):
-    """`model(inputs, training=False)` in batches, as NumPy.
-
-    Direct calls: `model.predict` costs a data pipeline per call, which
-    dominates for the few hundred images evaluated every epoch.
-    """
-    parts = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-    n = len(parts[0])
-    outputs = []
-    for start in range(0, n, batch_size):
-        batch = [np.asarray(p[start : start + batch_size]) for p in parts]
-        # training=False explicitly: Keras' random augmentation layers (in
-        # the multiclass classifier) default to training mode when called.
-        out = model(
-            batch if isinstance(inputs, (list, tuple)) else batch[0], training=False
-        )
-        outputs.append(
-            [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else out
-        )
-    if outputs and isinstance(outputs[0], list):
-        return [np.concatenate(o) for o in zip(*outputs, strict=True)]
-    return np.concatenate([np.asarray(o) for o in outputs])
 
 
 class SampleGridLogger(keras.callbacks.Callback):
@@ -140,26 +109,3 @@ class FrechetMonitor(keras.callbacks.Callback):
         result = self.frechet(features)
         logs["val_frechet_distance"] = result["frechet_distance"]
         logs["val_frechet_floor"] = result["frechet_floor"]
-
-
-class StopOnNonFiniteLosses(keras.callbacks.Callback):
-    """Raises `TrainingDivergedError` at the first non-finite `d_loss` or `g_loss`.
-
-    (The runner's `StopOnNonFinite` watches `loss`, which a GAN does not log.)
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._epoch = 0
-
-    def on_epoch_begin(self, epoch: int, logs=None) -> None:
-        self._epoch = epoch
-
-    def on_train_batch_end(self, batch: int, logs=None) -> None:
-        for key in ("d_loss", "g_loss"):
-            value = (logs or {}).get(key)
-            if value is not None and not np.isfinite(float(value)):
-                raise TrainingDivergedError(
-                    f"training diverged: {key} is {float(value)} at epoch "
-                    f"{self._epoch + 1}, step {batch + 1}"
-                )

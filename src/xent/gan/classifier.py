@@ -1,9 +1,10 @@
 """The evaluation classifier: the multiclass pipeline's model, trained once and cached.
 
 The GAN's Frechet distance and class coverage are measured with a classifier
-of the same images: the multiclass pipeline (`xent.pipelines.multiclass`,
-its default config plus overrides) run by `xent.runner.run` on the GAN's data
-source. It is trained the first time it is needed and kept under
+of the same images: the multiclass task plug-in and its resolved config,
+both handed in by the GAN plug-in (the runtime package never imports the
+plug-ins), run by `xent.runner.run` on the GAN's data source. It is trained
+the first time it is needed and kept under
 
     <cache>/gan_classifier/<key>/
         classifier.keras   the logits model (input: images in [0, 1])
@@ -26,13 +27,27 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+from typing import Protocol
 
 import keras
 import numpy as np
 
-__all__ = ["EvaluationClassifier", "cache_root", "load_or_train_classifier"]
+from xent import config as config_lib
+from xent import runner
+from xent.gan.sampling import predict_in_batches
+from xent.supervised import probabilities
+
+__all__ = [
+    "ClassifierTask",
+    "EvaluationClassifier",
+    "cache_key",
+    "cache_root",
+    "load_classifier",
+    "load_or_train_classifier",
+    "train_if_absent",
+]
 
 _MODEL_FILE = "classifier.keras"
 _INFO_FILE = "info.json"
@@ -71,30 +86,15 @@ class EvaluationClassifier:
 
     def embed(self, images, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
         """Penultimate features `[n, d]` and class probabilities `[n, K]`."""
-        from xent.gan.callbacks import predict_in_batches
-        from xent.supervised import probabilities
-
         feats, logits = predict_in_batches(
             self._both, np.asarray(images, "float32"), batch_size
         )
-
         return np.asarray(feats, "float64"), probabilities(logits, binary=False)
 
 
-def _classifier_config(source: str, max_rows: int | None, overrides: Sequence[str]):
-    from xent import config as config_lib
-    from xent.pipelines.multiclass import MulticlassTask
-
-    task = MulticlassTask()
-    base = [f"data.source={json.dumps(source)}"]
-    if max_rows is not None:
-        base.append(f"data.max_rows={int(max_rows)}")
-    return task, config_lib.load_config(
-        task.config_class, task.defaults, overrides=[*base, *overrides]
-    )
-
-
-def _from_folder(path: Path) -> EvaluationClassifier:
+def load_classifier(path: str | Path) -> EvaluationClassifier:
+    """The evaluation classifier cached in the folder `path`."""
+    path = Path(path)
     model = keras.saving.load_model(path / _MODEL_FILE, compile=False)
     info = json.loads((path / _INFO_FILE).read_text(encoding="utf-8"))
     features = keras.Model(model.input, model.layers[-1].input, name="features")
@@ -107,45 +107,55 @@ def _from_folder(path: Path) -> EvaluationClassifier:
     )
 
 
-def load_or_train_classifier(
+class ClassifierTask(runner.Task, Protocol):
+    """A classification task plug-in whose network can be rebuilt from its
+    config (e.g. `xent.pipelines.multiclass.MulticlassTask`)."""
+
+    def build_network(self, config, feature_shape, n_outputs: int) -> keras.Model:
+        """The (uncompiled) logits network for features of `feature_shape`."""
+
+
+def cache_key(source: str, config: Any) -> str:
+    """The cache folder name of a classifier: a hash of the data source and
+    the resolved classifier config."""
+    resolved = config_lib.to_dict(config)
+    return hashlib.sha256(
+        json.dumps({"source": source, "config": resolved}, sort_keys=True).encode()
+    ).hexdigest()[:16]
+
+
+def train_if_absent(
+    task: ClassifierTask,
+    config: Any,
     source: str,
-    max_rows: int | None = None,
-    overrides: Sequence[str] = (),
     cache_dir: str | Path | None = None,
     log: Callable[[str], None] = print,
-) -> EvaluationClassifier:
-    """The cached evaluation classifier of `source`, trained first if absent.
+) -> Path:
+    """The cache folder of the evaluation classifier, trained first if absent.
+
+    Training runs `xent.runner.run`, which seeds the global random
+    generators: call it before seeding what must not depend on whether the
+    classifier was cached.
 
     Args:
+        task: The classification task plug-in.
+        config: Its resolved config (data source, splits and seed included).
         source: The data source (`digits`, `tfds:<name>`), as in the GAN's
             config.
-        max_rows: Optional cap on tfds rows per split.
-        overrides: `key=value` overrides of the multiclass pipeline's config.
         cache_dir: The cache root (see `cache_root`).
         log: Where the "training the classifier" line goes.
 
     Returns:
-        The loaded `EvaluationClassifier`.
-
-    Raises:
-        xent.config.ConfigError: For an invalid override.
+        The folder holding the classifier (see `load_classifier`).
     """
-    from xent import config as config_lib
-    from xent import runner
-    from xent.runner import Prepared
-
-    task, config = _classifier_config(source, max_rows, overrides)
-    resolved = config_lib.to_dict(config)
-    key = hashlib.sha256(
-        json.dumps({"source": source, "config": resolved}, sort_keys=True).encode()
-    ).hexdigest()[:16]
+    key = cache_key(source, config)
     base = cache_root(cache_dir) / "gan_classifier"
     final = base / key
     if (final / _MODEL_FILE).is_file():
-        return _from_folder(final)
+        return final
 
     log(
-        f"Training the evaluation classifier (multiclass pipeline on {source}) "
+        f"Training the evaluation classifier ({task.name} pipeline on {source}) "
         f"once; cached in {final}"
     )
     base.mkdir(parents=True, exist_ok=True)
@@ -161,21 +171,14 @@ def load_or_train_classifier(
         )
         class_names = tuple(result.report["class_names"])
         shape = tuple(result.report["dataset"]["features"]["image_shape"])
-        stub = Prepared(
-            name=source,
-            summary={},
-            splits={},
-            class_names=class_names,
-            preprocessor=None,
-        )
-        model = task.build_model(config, shape, stub)
+        model = task.build_network(config, shape, len(class_names))
         model.load_weights(result.run_dir / "checkpoints" / "best.weights.h5")
         model.save(tmp / _MODEL_FILE)
         info = {
             "key": key,
             "source": source,
             "class_names": list(class_names),
-            "config": resolved,
+            "config": config_lib.to_dict(config),
             "test_metrics": {
                 k: v
                 for k, v in result.report["metrics"]["test"].items()
@@ -192,4 +195,22 @@ def load_or_train_classifier(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return _from_folder(final)
+    return final
+
+
+def load_or_train_classifier(
+    task: ClassifierTask,
+    config: Any,
+    source: str,
+    cache_dir: str | Path | None = None,
+    log: Callable[[str], None] = print,
+) -> EvaluationClassifier:
+    """The cached evaluation classifier of `source`, trained first if absent.
+
+    `load_classifier(train_if_absent(...))`; see `train_if_absent` for the
+    arguments.
+
+    Returns:
+        The loaded `EvaluationClassifier`.
+    """
+    return load_classifier(train_if_absent(task, config, source, cache_dir, log))

@@ -1,37 +1,42 @@
-"""The GAN pipeline's configuration: typed, frozen dataclasses (see `xent.config`)."""
+"""The GAN pipeline's configuration: the shared sections of `xent.sections`,
+extended where the GAN needs more, plus its own model and eval sections.
+
+Field defaults are the defaults; `pipelines/gan.yaml` holds only the values
+in which the GAN differs from them.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
+from xent import sections
+
 __all__ = [
-    "DataConfig",
     "EvalConfig",
     "GANConfig",
-    "LossConfig",
+    "GANDataConfig",
+    "GANLossConfig",
+    "GANTrainConfig",
     "ModelConfig",
-    "TrainConfig",
 ]
 
 
 @dataclasses.dataclass(frozen=True)
-class DataConfig:
-    """The real images.
+class GANDataConfig(sections.SplitConfig):
+    """The real images (`xent.sections.SplitConfig` plus their source).
+
+    The validation images give the Frechet curve over epochs; the test
+    fraction applies to `digits` only (tfds data sets have their own test
+    split).
 
     Attributes:
         source: `digits` (scikit-learn's 8x8 digits) or `tfds:<name>` (a
             tensorflow-datasets image data set, e.g. `tfds:mnist`).
         max_rows: Optional cap on the rows read per tfds split.
-        validation_fraction: Fraction held out for validation (the Frechet
-            curve over epochs).
-        test_fraction: Fraction held out for test (digits only; tfds data
-            sets have their own test split).
     """
 
     source: str = "digits"
     max_rows: int | None = None
-    validation_fraction: float = 0.15
-    test_fraction: float = 0.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,51 +64,77 @@ class ModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class LossConfig:
+class GANLossConfig(sections.LossConfig):
     """The shared `xent.losses.BinaryCrossentropy(from_logits=True)`.
 
-    Attributes:
-        label_smoothing: One-sided label smoothing: applied to the
-            discriminator's real term only. The loss smooths targets towards
-            0.5, `y (1 - s) + s / 2`, so the real target becomes `1 - s / 2`
-            (0.1 -> 0.95); fake targets stay 0 and the generator's targets
-            stay 1.
+    Of the shared loss options only `label_smoothing` applies, one-sided: to
+    the discriminator's real term only. The loss smooths targets towards
+    0.5, `y (1 - s) + s / 2`, so the real target becomes `1 - s / 2`
+    (0.1 -> 0.95); fake targets stay 0 and the generator's targets stay 1.
+
+    Raises:
+        ValueError: For another loss name, or a set `pos_weight`, `gamma`,
+            `alpha` or `apply_class_balancing`, naming the key.
     """
 
-    label_smoothing: float = 0.1
+    def __post_init__(self):
+        if self.name != "BinaryCrossentropy":
+            raise ValueError(
+                "Invalid value for loss.name. The GAN trains with "
+                f"BinaryCrossentropy. Received: {self.name!r}"
+            )
+        for key in ("pos_weight", "gamma", "alpha", "apply_class_balancing"):
+            if getattr(self, key) is not None:
+                raise ValueError(
+                    f"loss.{key} must be null for the GAN (only "
+                    "loss.label_smoothing applies)"
+                )
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Optimization (Adam for both networks).
+class GANTrainConfig(sections.TrainConfig):
+    """Optimization: Adam for both networks (`xent.sections.TrainConfig`
+    plus the two learning rates and Adam's `beta_1`).
+
+    `batch_size` counts the real images per step (and as many generated
+    ones). The GAN has no validation loss and trains in one process:
+    `early_stopping_patience` and `monitor` must stay null, `ema_momentum`
+    too, and `strategy` must stay `default`.
 
     Attributes:
-        epochs: Passes over the training images.
-        batch_size: Real images per step (and as many generated ones).
         d_learning_rate: Discriminator learning rate.
         g_learning_rate: Generator learning rate.
         beta_1: Adam's first-moment decay (0.5 in the DCGAN paper).
-        early_stopping_patience: Unused (a GAN has no validation loss to
-            monitor); must stay null.
-        seed: The run's only seed (weights, noise, shuffling, splits).
-        deterministic: Turn on TensorFlow's op determinism for the process
-            (see the classification pipelines' `train.deterministic`).
+
+    Raises:
+        ValueError: For a setting the GAN does not support, naming the key.
     """
 
-    epochs: int = 150
-    batch_size: int = 32
     d_learning_rate: float = 3e-4
     g_learning_rate: float = 3e-4
     beta_1: float = 0.5
-    early_stopping_patience: int | None = None
-    seed: int = 0
-    deterministic: bool = False
 
     def __post_init__(self):
+        super().__post_init__()
         if self.early_stopping_patience is not None:
             raise ValueError(
                 "train.early_stopping_patience must be null for the GAN (it "
                 "has no validation loss to monitor)"
+            )
+        if self.monitor is not None:
+            raise ValueError(
+                "train.monitor must be null for the GAN (it has no validation "
+                "loss to monitor; every epoch is checkpointed)"
+            )
+        if self.ema_momentum is not None:
+            raise ValueError(
+                "train.ema_momentum must be null for the GAN (its generator "
+                "and discriminator are trained against each other)"
+            )
+        if self.strategy != "default":
+            raise ValueError(
+                "Invalid value for train.strategy: the gan trains in one "
+                f"process (`default`). Received: {self.strategy!r}"
             )
 
 
@@ -149,8 +180,8 @@ class GANConfig:
     """
 
     task: str = "gan"
-    data: DataConfig = DataConfig()
+    data: GANDataConfig = GANDataConfig()
     model: ModelConfig = ModelConfig()
-    loss: LossConfig = LossConfig()
-    train: TrainConfig = TrainConfig()
+    loss: GANLossConfig = GANLossConfig()
+    train: GANTrainConfig = GANTrainConfig()
     eval: EvalConfig = EvalConfig()

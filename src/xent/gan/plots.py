@@ -1,17 +1,24 @@
-"""The GAN report's figures, as PNG bytes (pure: no disk, no pyplot state)."""
+"""The GAN report's figures, as PNG bytes (pure: no disk, no pyplot state).
+
+Rendering and the training-curve layout are shared with the classifier reports
+(`xent.plots`); this module holds the GAN-only figures and panel choice.
+"""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from collections.abc import Sequence
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+
+from xent import plots as plots_lib
+from xent.plots import Curve
+from xent.plots import Panel
+from xent.plots import png_bytes
 
 __all__ = [
+    "TRAINING_PANELS",
     "class_coverage_png",
     "image_grid_png",
     "slerp",
@@ -19,14 +26,24 @@ __all__ = [
     "training_curves_png",
 ]
 
-_DPI = 100
-
-
-def _png(fig: Figure) -> bytes:
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
-    return buf.getvalue()
+TRAINING_PANELS = (
+    Panel(
+        "Losses",
+        (Curve("d_loss", "discriminator"), Curve("g_loss", "generator")),
+    ),
+    Panel(
+        "Mean discriminator output",
+        (Curve("d_real", "D(x), real"), Curve("d_fake", "D(G(z)), generated")),
+    ),
+    Panel(
+        "Frechet distance to validation images",
+        (
+            Curve("val_frechet_distance", "generated"),
+            Curve("val_frechet_floor", "floor (real vs real)", dashed=True),
+        ),
+    ),
+)
+"""The GAN training-curve subplots; series missing from a history are skipped."""
 
 
 def tile_images(images, rows: int, pad: int = 1, scale: int = 1) -> np.ndarray:
@@ -100,43 +117,19 @@ def image_grid_png(
         ax.set_yticks([i * side + side / 2 - 1 for i in range(rows)], list(row_labels))
     else:
         ax.set_yticks([])
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def training_curves_png(history: Mapping[str, Sequence[float]]) -> bytes:
-    """Losses, mean discriminator outputs and the Frechet curve over epochs."""
-    panels = [
-        ("Losses", [("d_loss", "discriminator"), ("g_loss", "generator")]),
-        (
-            "Mean discriminator output",
-            [("d_real", "D(x), real"), ("d_fake", "D(G(z)), generated")],
-        ),
-        (
-            "Frechet distance to validation images",
-            [
-                ("val_frechet_distance", "generated"),
-                ("val_frechet_floor", "floor (real vs real)"),
-            ],
-        ),
-    ]
-    panels = [(t, [s for s in series if s[0] in history]) for t, series in panels]
-    panels = [p for p in panels if p[1]]
-    fig = Figure(figsize=(4.8 * max(1, len(panels)), 3.6), layout="constrained")
-    axes = fig.subplots(1, max(1, len(panels)), squeeze=False).ravel()
-    for ax, (title, series) in zip(axes, panels, strict=False):
-        for key, label in series:
-            values = np.asarray(history[key], "float64")
-            epochs = np.arange(1, len(values) + 1)
-            style = "--" if key == "val_frechet_floor" else "-"
-            ax.plot(epochs, values, style, label=label)
-        ax.set(title=title, xlabel="Epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if not panels:
-        axes[0].set_axis_off()
-        axes[0].set_title("No training history recorded.")
-    return _png(fig)
+    """Losses, mean discriminator outputs and the Frechet curve over epochs.
+
+    Args:
+        history: Metric name -> one value per epoch (`TRAINING_PANELS` keys).
+
+    Returns:
+        PNG bytes (a placeholder when none of the keys was recorded).
+    """
+    return plots_lib.training_curves_png(history, TRAINING_PANELS)
 
 
 def class_coverage_png(
@@ -158,4 +151,4 @@ def class_coverage_png(
     )
     ax.legend()
     ax.grid(alpha=0.3, axis="y")
-    return _png(fig)
+    return png_bytes(fig)

@@ -231,14 +231,18 @@ def _flat_caller(function, spec: SignatureSpec) -> Callable[[dict], Mapping]:
     A restored signature binds its keyword arguments in Python on every call,
     about half of the call's time for a small model. Its flat call takes the
     inputs in the order of `tf.nest.flatten` (sorted names) plus the captured
-    variables. `_call_flat` is TensorFlow's own (private) entry point, so the
-    first call checks it against the public call and falls back to the public
-    call for good if the outputs differ or it is missing.
+    variables. The flat call is TensorFlow's own (private) entry point
+    (`xent._compat.flat_call`), so the first call checks it against the
+    public call and falls back to the public call for good if the outputs
+    differ or it is missing.
     """
     import tensorflow as tf
 
+    # Imported here like TensorFlow: `xent._compat` imports Keras.
+    from xent._compat import flat_call
+
     names = sorted(spec.inputs)
-    call_flat = getattr(function, "_call_flat", None)
+    call_flat = flat_call(function)
     captured = getattr(function, "captured_inputs", None)
 
     def public(feed: dict) -> Mapping:

@@ -13,6 +13,7 @@ import tensorflow_datasets as tfds
 
 from xent.ctr import builder
 from xent.ctr import readers
+from xent.ctr import train_stats
 from xent.ctr.readers import ClickSchema
 from xent.ctr.readers import ReadError
 
@@ -131,10 +132,9 @@ def test_statistics_match_numpy_on_the_train_rows(tmp_path, log):
     )
 
 
-def test_reservoir_quantiles_of_a_long_column(monkeypatch):
-    monkeypatch.setattr(builder, "_RESERVOIR_SIZE", 2000)
+def test_reservoir_quantiles_of_a_long_column():
     values = np.random.default_rng(0).lognormal(size=60_000)
-    stats = builder._NumericStats(seed=0)
+    stats = train_stats.NumericStats(seed=0, reservoir_size=2000)
     for v in values.tolist():
         stats.add(v)
     stats.add(math.inf)
@@ -156,7 +156,7 @@ def test_second_call_reads_the_cache(tmp_path, log, monkeypatch):
 
     with monkeypatch.context() as patch:
         patch.setattr(builder.ClickLogBuilder, "_generate_examples", fail)
-        patch.setattr(readers, "_iter_numbered", fail)
+        patch.setattr(builder, "iter_numbered_rows", fail)
         second = builder.load_click_data(path, SCHEMA, data_dir=tmp_path / "c")
     assert second.cache_dir == first.cache_dir
     assert (second.rows, second.positives) == (first.rows, first.positives)

@@ -2,7 +2,6 @@
 
 import math
 
-import mpmath
 import numpy as np
 import pytest
 from scipy import stats
@@ -18,23 +17,6 @@ def _data(n=4000, seed=0):
     y = (rng.random(n) < p).astype(int)
     q = np.clip(p * np.exp(rng.normal(0, 0.3, n)), 1e-4, 0.999)
     return y, p, q
-
-
-def test_binary_entropy_matches_mpmath():
-    mpmath.mp.dps = 40
-    p = np.array([1e-9, 0.04, 0.5, 0.9])
-    expected = [
-        float(
-            -(
-                mpmath.mpf(x) * mpmath.log(x)
-                + (1 - mpmath.mpf(x)) * mpmath.log(1 - mpmath.mpf(x))
-            )
-        )
-        for x in p
-    ]
-    np.testing.assert_allclose(metrics.binary_entropy(p), expected, rtol=1e-13)
-    assert metrics.binary_entropy(0.0) == 0.0
-    assert metrics.binary_entropy(1.0) == 0.0
 
 
 def test_truth_metrics_decompose_the_expected_log_loss():

@@ -18,7 +18,9 @@ from xent.models.ctr import CTRModelConfig
 from xent.models.ctr import build_ctr_model
 from xent.pipelines.ctr import CTRConfig
 from xent.pipelines.ctr import CTRTask
-from xent.runner import Prepared
+from xent.stages import ArraySplit
+from xent.stages import Prepared
+from xent.stages import Splits
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ def serve(tmp_path_factory):
     data = Prepared(
         name="tiny",
         summary={},
-        splits={"test": (columns, np.zeros(19, "int64"))},
+        splits=Splits(*[ArraySplit(columns, np.zeros(19, "int64"))] * 3),
         class_names=("no_click", "click"),
         preprocessor=pre,
     )

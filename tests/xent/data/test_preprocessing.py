@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from xent.data import preprocessing
 from xent.data import tabular
-from xent.data.preprocessing import ImputeStandardize
+from xent.data import transforms
 from xent.data.preprocessing import build_preprocessor
 from xent.data.preprocessing import to_model_inputs
 from xent.data.tabular import Schema
@@ -98,9 +97,9 @@ def test_nan_and_inf_get_indicator_and_training_mean():
 
 def test_vocabulary_min_count_and_max_size():
     values = np.array(["b", "a", "b", "c", "a", "b", "[UNK]", "d"], object)
-    assert preprocessing.build_vocabulary(values) == ["b", "a", "c", "d"]
-    assert preprocessing.build_vocabulary(values, min_count=2) == ["b", "a"]
-    assert preprocessing.build_vocabulary(values, max_vocabulary=1) == ["b"]
+    assert transforms.build_vocabulary(values) == ["b", "a", "c", "d"]
+    assert transforms.build_vocabulary(values, min_count=2) == ["b", "a"]
+    assert transforms.build_vocabulary(values, max_vocabulary=1) == ["b"]
     train = _split(np.arange(8), values)
     pre = build_preprocessor(_schema(), train, max_vocabulary=2)
     assert pre.output.shape == (None, 2 + 3)
@@ -132,17 +131,6 @@ def test_works_inside_tf_data_map(tmp_path):
     )
     mapped = np.concatenate([x.numpy() for x, _ in dataset])
     np.testing.assert_allclose(mapped, pre.predict(inputs, verbose=0), rtol=1e-6)
-
-
-def test_impute_standardize_config_round_trip():
-    layer = ImputeStandardize(mean=[1.0, -2.0], std=[0.5, 4.0], name="imp")
-    config = keras.saving.serialize_keras_object(layer)
-    clone = keras.saving.deserialize_keras_object(config)
-    x = np.array([[np.nan, 2.0], [3.0, np.inf]], np.float32)
-    np.testing.assert_array_equal(clone(x), layer(x))
-    np.testing.assert_allclose(layer(x), [[1, 0, 0, 1], [0, 1, 4, 0]])
-    with pytest.raises(ValueError, match="positive finite standard deviations"):
-        ImputeStandardize(mean=[0.0], std=[0.0])
 
 
 def test_keras_file_round_trip(tmp_path):

@@ -1,4 +1,4 @@
-"""Tests of `xent.data.tabular`: CSV reading, labels, splits, built-in tables."""
+"""Tests of `xent.data.tabular`, `csv_table`, `labels`: reading, labels, splits."""
 
 import dataclasses
 import json
@@ -9,8 +9,11 @@ import pytest
 
 from xent.bad_rows import BadRows
 from xent.bad_rows import ReadError
+from xent.data import columns
+from xent.data import csv_table
+from xent.data import labels as labels_lib
 from xent.data import tabular
-from xent.data.tabular import DEFAULT_MISSING_VALUES
+from xent.data.columns import MISSING_VALUES
 from xent.data.tabular import Schema
 from xent.data.tabular import Split
 
@@ -46,7 +49,7 @@ def test_inference_of_numeric_and_categorical_columns(tmp_path):
         "\n"  # Blank lines are skipped.
         "52,inf,red,3,true,a\n",
     )
-    table = tabular.read_csv(path, "label")
+    table = csv_table.read_csv(path, "label")
     assert table.numeric == ("age", "height", "code")
     assert table.categorical == ("color", "flag")
     np.testing.assert_array_equal(table.features["age"], [30, 41, 52])
@@ -60,18 +63,18 @@ def test_inference_of_numeric_and_categorical_columns(tmp_path):
 
 def test_overrides_force_column_types(tmp_path):
     path = _write(tmp_path, _table(["01,1.5,0", "2,2.5,1", "3,,1"], "code,v,y"))
-    table = tabular.read_csv(path, "y", categorical=["code"], numeric=["v"])
+    table = csv_table.read_csv(path, "y", categorical=["code"], numeric=["v"])
     assert table.categorical == ("code",)
     assert table.numeric == ("v",)
     assert table.features["code"].tolist() == ["01", "2", "3"]  # Raw spelling.
     assert np.isnan(table.features["v"][2])
 
 
-@pytest.mark.parametrize("token", DEFAULT_MISSING_VALUES)
+@pytest.mark.parametrize("token", MISSING_VALUES)
 def test_every_missing_value_spelling(tmp_path, token):
     rows = [f"1.5,red,{' ' + token + ' ' if token else ''},0", "2.5,blue,x,1"]
     rows.append(f"{token},{token},y,1")
-    table = tabular.read_csv(_write(tmp_path, _table(rows, "n,c,d,y")), "y")
+    table = csv_table.read_csv(_write(tmp_path, _table(rows, "n,c,d,y")), "y")
     assert table.numeric == ("n",)
     assert table.categorical == ("c", "d")
     np.testing.assert_array_equal(table.features["n"], [1.5, 2.5, np.nan])
@@ -81,9 +84,9 @@ def test_every_missing_value_spelling(tmp_path, token):
 
 def test_custom_missing_values(tmp_path):
     path = _write(tmp_path, _table(["-999,0", "2,1", "NA,1"], "n,y"))
-    table = tabular.read_csv(path, "y", missing_values=("-999",))
+    table = csv_table.read_csv(path, "y", missing_values=("-999",))
     assert table.categorical == ("n",)  # "NA" is now an ordinary string.
-    table = tabular.read_csv(path, "y", missing_values=("-999", "NA"))
+    table = csv_table.read_csv(path, "y", missing_values=("-999", "NA"))
     np.testing.assert_array_equal(table.features["n"], [np.nan, 2, np.nan])
 
 
@@ -100,9 +103,9 @@ def test_custom_missing_values(tmp_path):
 )
 def test_label_mappings(tmp_path, labels, class_names, ids):
     path = _write(tmp_path, _table([f"{i},{v}" for i, v in enumerate(labels)]))
-    table = tabular.read_csv(path, "y")
-    assert tabular.infer_class_names(table.labels.tolist()) == class_names
-    assert tabular.encode_labels(table, class_names).tolist() == ids
+    table = csv_table.read_csv(path, "y")
+    assert labels_lib.infer_class_names(table.labels.tolist()) == class_names
+    assert csv_table.encode_labels(table, class_names).tolist() == ids
 
 
 def test_stratified_split_proportions(tmp_path):
@@ -203,15 +206,15 @@ def test_read_errors_name_file_line_and_column(tmp_path, text, kwargs, pattern):
     path = _write(tmp_path, text)
     kwargs = {"label": "y", **kwargs}
     with pytest.raises(ValueError, match=pattern):
-        tabular.read_csv(path, **kwargs)
+        csv_table.read_csv(path, **kwargs)
 
 
 def test_non_utf8_file_names_line_and_byte_offset(tmp_path):
     path = _write(tmp_path, b"x,y\n1,0\ncaf\xe9,1\n")
     with pytest.raises(ValueError, match=r"data\.csv:3: not UTF-8 .*byte offset 11"):
-        tabular.read_csv(path, "y")
+        csv_table.read_csv(path, "y")
     with pytest.raises(ValueError, match=r"Data file not found: .*nope\.csv"):
-        tabular.read_csv(tmp_path / "nope.csv", "y")
+        csv_table.read_csv(tmp_path / "nope.csv", "y")
 
 
 _BAD_ROWS = {
@@ -228,9 +231,9 @@ def test_bad_row_fails_or_is_skipped_and_counted(tmp_path, case):
     bad, kwargs, reason = _BAD_ROWS[case]
     path = _write(tmp_path, b"x,c,y\n1,a,0\n" + bad + b"\n\n2,b,1\n")
     with pytest.raises(ReadError, match=rf"^{re.escape(str(path))}:3: {reason}"):
-        tabular.read_csv(path, "y", **kwargs)
+        csv_table.read_csv(path, "y", **kwargs)
     counts = BadRows()
-    table = tabular.read_csv(path, "y", on_bad_rows="skip", bad_rows=counts, **kwargs)
+    table = csv_table.read_csv(path, "y", on_bad_rows="skip", bad_rows=counts, **kwargs)
     assert table.labels.tolist() == ["0", "1"] and table.lines.tolist() == [2, 5]
     assert counts.count == 1 and counts.examples[0].startswith(f"{path}:3: ")
 
@@ -260,7 +263,7 @@ def test_skipped_rows_are_bounded_over_both_files(tmp_path):
     with pytest.raises(ValueError, match="argument on_bad_rows"):
         tabular.load_csv(train, "y", on_bad_rows="drop")
     with pytest.raises(ValueError, match="argument max_bad_rows"):
-        tabular.read_csv(train, "y", max_bad_rows=-1)
+        csv_table.read_csv(train, "y", max_bad_rows=-1)
     assert tabular.load_breast_cancer().bad_rows is None
     assert "bad_rows" not in tabular.load_breast_cancer().summary()
 
@@ -278,19 +281,19 @@ def test_skipped_rows_are_bounded_over_both_files(tmp_path):
 def test_file_problems_fail_whatever_the_policy(tmp_path, content, pattern):
     path = _write(tmp_path, content)
     with pytest.raises(ReadError, match=pattern):
-        tabular.read_csv(path, "y", on_bad_rows="skip")
+        csv_table.read_csv(path, "y", on_bad_rows="skip")
 
 
 def test_lone_carriage_returns_and_blank_lines(tmp_path):
     path = _write(tmp_path, b"x,y\r1,0\r  \r\n2,1\n\t\n3,0")
-    table = tabular.read_csv(path, "y")
+    table = csv_table.read_csv(path, "y")
     assert table.labels.tolist() == ["0", "1", "0"]
     assert table.lines.tolist() == [2, 4, 6]
 
 
 def test_byte_order_mark_is_ignored(tmp_path):
     path = _write(tmp_path, b"\xef\xbb\xbfx,y\n1,0\n")
-    assert tabular.read_csv(path, "y").numeric == ("x",)
+    assert csv_table.read_csv(path, "y").numeric == ("x",)
 
 
 def test_class_count_errors(tmp_path):
@@ -333,10 +336,10 @@ def test_digits_table_loader():
 
 
 def test_input_names_are_sanitized_and_recorded():
-    assert tabular.input_name("age") == "age"
-    assert tabular.input_name("mean radius") == "mean_radius"
-    assert tabular.input_name("1st-try") == "col_1st_try"
-    assert tabular.input_name("_x") == "col__x"
+    assert columns.input_name("age") == "age"
+    assert columns.input_name("mean radius") == "mean_radius"
+    assert columns.input_name("1st-try") == "col_1st_try"
+    assert columns.input_name("_x") == "col__x"
     schema = Schema(("a b", "ok"), ("c.d",), "y", ("0", "1"))
     assert schema.input_names == {"a b": "a_b", "ok": "ok", "c.d": "c_d"}
     assert all(

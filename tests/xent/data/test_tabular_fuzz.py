@@ -28,10 +28,11 @@ from hypothesis import strategies as st
 from tests.xent.rows import not_a_number
 from xent.bad_rows import BadRows
 from xent.bad_rows import ReadError
+from xent.data import csv_table
 from xent.data import tabular
-from xent.data.tabular import DEFAULT_MISSING_VALUES
+from xent.data.columns import MISSING_VALUES
 
-_MISSING = list(DEFAULT_MISSING_VALUES)
+_MISSING = list(MISSING_VALUES)
 _CLASSES = ("no", "yes")
 
 
@@ -129,7 +130,7 @@ def _case(draw):
 
 
 def _read(path, case, policy, max_bad_rows=100, bad_rows=None):
-    return tabular.read_csv(
+    return csv_table.read_csv(
         path,
         "y",
         categorical=["c"],
@@ -188,7 +189,7 @@ def test_random_bytes_raise_only_documented_errors(tmp_path_factory):
     def check(data, policy):
         path.write_bytes(data)
         try:
-            tabular.read_csv(path, "y", on_bad_rows=policy)
+            csv_table.read_csv(path, "y", on_bad_rows=policy)
         except ReadError as err:
             assert str(path) in str(err)
             assert "\n" not in str(err) and "\r" not in str(err), str(err)

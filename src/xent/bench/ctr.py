@@ -14,7 +14,7 @@ One run, side by side, on the same data:
 3. **Input pipeline**: the same training stream (file -> parsed batches ->
    preprocessor) iterated on its own, without a model: examples per second.
 4. **DeepCTR 0.9.4** `DeepFM` in its own throwaway virtualenv (tf-keras 2.21,
-   `TF_USE_LEGACY_KERAS=1`; `xent.ctr.deepctr_peer`), fed the same
+   `TF_USE_LEGACY_KERAS=1`; `xent.bench.deepctr_peer`), fed the same
    preprocessed ids and numeric columns as in-memory arrays (the usual
    DeepCTR recipe: label-encoded ids, `model.fit` on numpy), with the same
    embedding size, MLP, batch size, epochs, learning rate and embedding L2.
@@ -39,7 +39,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CTRBenchConfig", "build_ctr_config", "peer_python", "run_ctr"]
+from xent.bench.machine import machine_info
+
+__all__ = [
+    "CTRBenchConfig",
+    "build_ctr_config",
+    "ctr_goals",
+    "mlp_matmul_floor",
+    "peer_python",
+    "run_ctr",
+]
 
 DEEPCTR_REQUIREMENTS = (
     ("tensorflow-cpu==2.21.0", "h5py", "requests"),
@@ -325,7 +334,7 @@ def _peer_input(config, data, work: Path) -> Path:
     """Writes the preprocessed splits and the settings for DeepCTR's run."""
     from xent.ctr.specs import DenseFeat
     from xent.ctr.specs import SparseFeat
-    from xent.supervised import materialize
+    from xent.stages import materialize
 
     features = data.extra["features"]
     arrays: dict[str, Any] = {}
@@ -387,17 +396,16 @@ def run_ctr(config: CTRBenchConfig, log=print) -> dict:
 
     Returns:
         The report dict (`benchmark`, `title`, `goal`, `notes`, `quick`,
-        `config`, `results`, `goals`, `table`; see `xent.bench.render_readme`).
+        `config`, `results`, `goals`, `table`; see `xent.bench.report.render_readme`).
 
     Raises:
         RuntimeError: If DeepCTR's virtualenv or run fails.
     """
-    from xent.bench import _machine_info
     from xent.ctr import metrics as ctr_metrics
     from xent.ctr import synthetic
     from xent.ctr.specs import DenseFeat
 
-    machine = _machine_info()
+    machine = machine_info()
     python = peer_python(config.peer, log)
     synth = synthetic.SyntheticConfig(
         rows=config.rows, vocab_sizes=config.vocab_sizes, seed=config.seed
@@ -470,8 +478,8 @@ def run_ctr(config: CTRBenchConfig, log=print) -> dict:
             o["train_examples_per_second"] / p["train_examples_per_second"]
             for o, p in repeats
         ]
-    goals = _goals(results)
-    machine["load_average_after"] = _machine_info()["load_average"]
+    goals = ctr_goals(results)
+    machine["load_average_after"] = machine_info()["load_average"]
     return {
         "benchmark": "ctr",
         "title": "CTR training: xent DeepFM vs DeepCTR DeepFM; input pipeline "
@@ -488,7 +496,19 @@ def run_ctr(config: CTRBenchConfig, log=print) -> dict:
     }
 
 
-def _goals(results) -> dict:
+def ctr_goals(results: dict[str, Any]) -> dict[str, Any]:
+    """The goals of the `ctr` benchmark from its measured rates.
+
+    Args:
+        results: The `results` of a `ctr` report: `ours`, `deepctr` (None
+            when the peer was skipped), `paired_speed_ratios` (with a peer)
+            and `mlp_matmul_floor`.
+
+    Returns:
+        `input_over_training` and `input_goal_met`; with a peer also
+        `speed_over_deepctr` (the median paired ratio), `auc_minus_deepctr`,
+        `deepctr_goal_met` and `twice_deepctr_over_matmul_floor`.
+    """
     ours, peer = results["ours"], results["deepctr"]
     goals = {
         "input_over_training": ours["input_examples_per_second"]

@@ -1,4 +1,4 @@
-"""DeepCTR's DeepFM on features prepared by `xent.ctr.bench` (the peer run).
+"""DeepCTR's DeepFM on features prepared by `xent.bench.ctr` (the peer run).
 
 Runs in DeepCTR's own throwaway virtualenv (deepctr 0.9.4, tf-keras 2.21 with
 `TF_USE_LEGACY_KERAS=1`), never in the project's: it imports only numpy,

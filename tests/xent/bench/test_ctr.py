@@ -1,4 +1,4 @@
-"""The `ctr` benchmark: a quick run (no peer), the goal arithmetic, the
+"""Tests of `xent.bench.ctr`: a quick run (no peer), the goal arithmetic, the
 matrix-product floor, and DeepCTR's run where its virtualenv is given."""
 
 import json
@@ -8,8 +8,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from xent import bench
-from xent.ctr import bench as ctr_bench
+from xent.bench import ctr as ctr_bench
+from xent.bench.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def quick_ctr(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench-ctr")
     mp = pytest.MonkeyPatch()
     mp.delenv("XENT_DEEPCTR_PYTHON", raising=False)
-    assert bench.main(["--out", str(out), "--quick", "--only", "ctr"]) == 0
+    assert main(["--out", str(out), "--quick", "--only", "ctr"]) == 0
     mp.undo()
     return out
 
@@ -59,14 +59,14 @@ def test_goals_are_ratios_of_the_measured_rates():
         "paired_speed_ratios": [2.5, 3.0, 4.0],
         "mlp_matmul_floor": {"examples_per_second": 400.0},
     }
-    goals = ctr_bench._goals(results)
+    goals = ctr_bench.ctr_goals(results)
     assert goals["speed_over_deepctr"] == 3.0  # the median paired ratio
     assert goals["input_over_training"] == 4.0 and not goals["input_goal_met"]
     assert goals["auc_minus_deepctr"] == pytest.approx(-0.0015)
     assert goals["deepctr_goal_met"]  # within the 0.002 AUC tolerance
     assert goals["twice_deepctr_over_matmul_floor"] == 0.5
     results["deepctr"]["auc"] = 0.753
-    assert not ctr_bench._goals(results)["deepctr_goal_met"]
+    assert not ctr_bench.ctr_goals(results)["deepctr_goal_met"]
 
 
 def test_matmul_floor_is_a_positive_rate():
@@ -118,7 +118,7 @@ def test_deepctr_peer_trains_on_the_prepared_arrays(tmp_path):
         test__user=user[:500],
         test__numeric=numeric[:500],
     )
-    script = ctr_bench.__file__.replace("bench.py", "deepctr_peer.py")
+    script = ctr_bench.__file__.replace("ctr.py", "deepctr_peer.py")
     proc = subprocess.run(
         [
             os.environ["XENT_DEEPCTR_PYTHON"],

@@ -1,0 +1,231 @@
+"""What the binary and multiclass plug-ins share: their config and hooks.
+
+`pipelines/binary.py` and `pipelines/multiclass.py` subclass
+`ClassificationTask` and set the output size, the metrics and the default
+data; loading lives in `xent.data.sources`, the networks in `xent.models`, the
+loss in `xent.sections`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Literal
+
+import keras
+import numpy as np
+
+from xent import evaluation
+from xent import sections
+from xent.config import ConfigError
+from xent.data import sources
+from xent.stages import Prepared
+from xent.supervised import SupervisedTask
+
+__all__ = [
+    "AugmentConfig",
+    "ClassificationTask",
+    "ClassifierConfig",
+    "ClassifierDataConfig",
+    "ClassifierModelConfig",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierDataConfig(sections.SplitConfig, sections.BadRowsConfig):
+    """Where the data come from (plus the split fractions and bad-row policy
+    of `xent.sections`).
+
+    Attributes:
+        source: `breast_cancer`, `digits` (8x8 images), `digits_table`
+            (64 pixel columns), `tfds:<name>` (an image data set), or a CSV
+            file path.
+        test_source: Optional CSV file with the test rows (same columns).
+        label: The label column of a CSV file.
+        categorical: Columns forced categorical (otherwise inferred).
+        numeric: Columns forced numeric (otherwise inferred).
+        max_rows: Optional cap on the rows read per split (tfds).
+    """
+
+    source: str = "breast_cancer"
+    test_source: str | None = None
+    label: str | None = None
+    categorical: tuple[str, ...] | None = None
+    numeric: tuple[str, ...] | None = None
+    max_rows: int | None = None
+
+    def __post_init__(self):
+        sections.SplitConfig.__post_init__(self)
+        sections.BadRowsConfig.__post_init__(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """Random image augmentation of the CNN, active only in training.
+
+    The layers are part of the network but pass images through unchanged at
+    inference, so evaluation and the exported model see the images as sent.
+    0 disables a transformation.
+
+    Attributes:
+        translate: Largest shift, as a fraction of the height and of the
+            width, in [0, 1) (0.125 is one pixel of an 8x8 digit).
+        rotate: Largest rotation, as a fraction of a full turn, in [0, 1)
+            (0.03 is about 11 degrees).
+        zoom: Largest zoom in or out, as a fraction of the size, in [0, 1).
+    """
+
+    translate: float = 0.0
+    rotate: float = 0.0
+    zoom: float = 0.0
+
+    def __post_init__(self):
+        for key in ("translate", "rotate", "zoom"):
+            value = getattr(self, key)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(
+                    f"Invalid value for `{key}`: expected a number in [0, 1), "
+                    f"received {value!r}"
+                )
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierModelConfig:
+    """The network that maps features to logits.
+
+    Attributes:
+        kind: `mlp` for tabular features, `cnn` for images.
+        hidden: MLP hidden layer sizes.
+        filters: CNN convolution filters per block.
+        dense: CNN dense layer size.
+        dropout: Dropout rate.
+        batch_norm: CNN: batch normalization after each convolution (ignored
+            by the MLP).
+        augment: CNN: random augmentation in training (ignored by the MLP).
+    """
+
+    kind: Literal["mlp", "cnn"] = "mlp"
+    hidden: tuple[int, ...] = (64, 32)
+    filters: tuple[int, ...] = (32, 64)
+    dense: int = 128
+    dropout: float = 0.1
+    batch_norm: bool = False
+    augment: AugmentConfig = AugmentConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierConfig:
+    """A classification run.
+
+    Attributes:
+        task: `binary` or `multiclass`.
+        data: Data source.
+        model: Network.
+        loss: Loss.
+        train: Optimization.
+    """
+
+    task: str = "binary"
+    data: ClassifierDataConfig = ClassifierDataConfig()
+    model: ClassifierModelConfig = ClassifierModelConfig()
+    loss: sections.ClassWeightLossConfig = sections.ClassWeightLossConfig()
+    train: sections.SupervisedTrainConfig = sections.SupervisedTrainConfig()
+
+
+class ClassificationTask(SupervisedTask):
+    """The classification plug-in; subclasses set `name`, `kind`, `binary`,
+    `expected_classes` and the hooks `n_outputs` and `evaluate`."""
+
+    config_class = ClassifierConfig
+    defaults: Path
+    expected_classes: int | None = None
+    """The number of classes a CSV label must have (None: any)."""
+
+    def n_outputs(self, data: Prepared) -> int:
+        raise NotImplementedError
+
+    def evaluate(self, y_true, prob, data: Prepared) -> dict:
+        raise NotImplementedError
+
+    # Hooks called by `SupervisedTask`.
+    def load_inputs(self, config: ClassifierConfig) -> Prepared:
+        return sources.load_classification(
+            config.data, config.train.seed, self.expected_classes
+        )
+
+    def build_model(self, config: ClassifierConfig, feature_shape, data: Prepared):
+        return self.build_network(config, feature_shape, self.n_outputs(data))
+
+    def build_network(
+        self, config: ClassifierConfig, feature_shape, n_outputs: int
+    ) -> keras.Model:
+        """The logits network for features of `feature_shape`."""
+        from xent.models.cnn import build_small_cnn
+        from xent.models.mlp import build_mlp
+
+        m = config.model
+        if m.kind == "cnn":
+            if len(feature_shape) != 3:
+                raise ConfigError(
+                    f"model.kind=cnn needs image data; the features have shape "
+                    f"{tuple(feature_shape)} (use model.kind=mlp)"
+                )
+            return build_small_cnn(
+                input_shape=tuple(feature_shape),
+                n_classes=n_outputs,
+                filters=m.filters,
+                dense=m.dense,
+                dropout=m.dropout,
+                batch_norm=m.batch_norm,
+                translate=m.augment.translate,
+                rotate=m.augment.rotate,
+                zoom=m.augment.zoom,
+            )
+        if len(feature_shape) != 1:
+            raise ConfigError(
+                "model.kind=mlp needs tabular features; use model.kind=cnn for images"
+            )
+        return build_mlp(
+            input_dim=int(feature_shape[0]),
+            hidden=m.hidden,
+            n_outputs=n_outputs,
+            dropout=m.dropout,
+        )
+
+    def build_losses(self, config: ClassifierConfig, data: Prepared):
+        cfg = config.loss
+        k = len(data.class_names)
+        if cfg.class_weight == "balanced":
+            weights = sections.balanced_class_weights(data.splits.train.y, k)
+        elif isinstance(cfg.class_weight, str):
+            raise ConfigError(
+                "Invalid value for `loss.class_weight`: expected 'balanced', a "
+                f"list of {k} numbers or null, received {cfg.class_weight!r}"
+            )
+        else:
+            weights = None if cfg.class_weight is None else list(cfg.class_weight)
+        try:
+            return sections.build_loss(cfg, class_weight=weights)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+
+    def build_targets(self, config: ClassifierConfig, labels, data: Prepared):
+        """Class ids as the loss wants them: one-hot for the categorical
+        losses, a float column for the binary ones, ids for the sparse one."""
+        labels = np.asarray(labels)
+        if config.loss.name.startswith("Categorical"):
+            return np.eye(len(data.class_names), dtype="float32")[labels]
+        if config.loss.name.startswith("Binary"):
+            return labels.astype("float32").reshape(-1, 1)
+        return labels
+
+    def build_metrics(self, config: ClassifierConfig, data: Prepared) -> list:
+        return [sections.build_builtin_loss_metric(config.loss)]
+
+    def baselines(self, config: ClassifierConfig, data: Prepared) -> dict:
+        if data.baseline is None:
+            return {}
+        b = data.baseline
+        return evaluation.baselines(
+            b.x_train, b.y_train, b.x_test, b.y_test, self.kind, config.train.seed
+        )

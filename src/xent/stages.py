@@ -1,0 +1,345 @@
+"""The typed data that the runner and the task plug-ins hand each other.
+
+    task.build_inputs(config)               -> Prepared (raw splits)
+    SupervisedTask: preprocess once         -> Prepared.features
+    task.evaluate_model(model, ...)         -> Evaluation
+
+A split is one kind of thing whatever its size: `Split` has a row count, can
+make `tf.data` datasets of batched `(x, y)`, map its inputs through a Keras
+model, predict, and give a sample as arrays. `ArraySplit` holds arrays in
+memory; `StreamSplit` streams batches from disk (files prepared by
+`xent.ctr.builder`). Code that uses a split calls these methods and never asks
+which kind it has.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+from typing import Generic
+from typing import TypeVar
+
+import keras
+import numpy as np
+
+__all__ = [
+    "ArraySplit",
+    "BaselineData",
+    "Evaluation",
+    "Prepared",
+    "Split",
+    "Splits",
+    "StreamSplit",
+    "materialize",
+    "predict_arrays",
+]
+
+_PREDICT_BATCH = 4096
+
+S = TypeVar("S")
+
+
+def predict_arrays(model: keras.Model, x: Any, batch_size: int = _PREDICT_BATCH):
+    """`model.predict` in batches, as arrays (a dict of arrays for dict outputs).
+
+    String inputs go through `tf.data` (Keras' array adapter rejects bytes
+    arrays).
+    """
+    if isinstance(x, dict) and any(
+        np.asarray(v).dtype.kind in "SUO" for v in x.values()
+    ):
+        import tensorflow as tf
+
+        x = tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
+        out = model.predict(x, verbose=0)
+    else:
+        out = model.predict(x, batch_size=batch_size, verbose=0)
+    if isinstance(out, dict):
+        return {k: np.asarray(v) for k, v in out.items()}
+    return np.asarray(out)
+
+
+def materialize(dataset, max_rows: int | None = None) -> tuple[Any, np.ndarray]:
+    """The first `max_rows` rows (all with None; whole batches) of a batched
+    `(x, y)` dataset, as arrays: `x` a dict of arrays or one array, `y` 1-D."""
+    xs, ys, n = [], [], 0
+    for x, y in dataset:
+        xs.append(x)
+        ys.append(np.asarray(y))
+        n += len(ys[-1])
+        if max_rows is not None and n >= max_rows:
+            break
+    if isinstance(xs[0], dict):
+        x = {k: np.concatenate([np.asarray(b[k]) for b in xs]) for k in xs[0]}
+    else:
+        x = np.concatenate([np.asarray(b) for b in xs])
+    return x, np.concatenate(ys).reshape(-1)
+
+
+class Split:
+    """One split of a task's data: rows of `(x, y)`, in memory or streamed.
+
+    `x` is a dict of columns or one array; `y` holds class ids (one per row).
+    """
+
+    rows: int
+
+    def map_inputs(self, model: keras.Model) -> Split:
+        """The split with `x` replaced by `model(x)` (e.g. a preprocessor)."""
+        raise NotImplementedError
+
+    def arrays(self, max_rows: int | None = None) -> tuple[Any, np.ndarray]:
+        """`(x, y)` as arrays: a streamed split gives its first `max_rows`
+        rows (whole batches); an in-memory split is returned whole."""
+        raise NotImplementedError
+
+    def head(self, rows: int) -> dict[str, np.ndarray]:
+        """The columns of the first `rows` rows (at least one batch of a
+        stream), for example requests."""
+        raise NotImplementedError
+
+    def training_data(
+        self,
+        targets: Callable[[np.ndarray], np.ndarray],
+        batch_size: int,
+        seed: int,
+        distributed: bool,
+    ):
+        """A `tf.data` dataset of batched `(x, targets(y))`, reshuffled every
+        iteration from `seed` (a stream shuffles itself), ready for a
+        `tf.distribute` strategy when `distributed`."""
+        raise NotImplementedError
+
+    def validation_data(
+        self,
+        targets: Callable[[np.ndarray], np.ndarray],
+        batch_size: int,
+        seed: int,
+        distributed: bool,
+    ):
+        """Validation data for `fit`: `(x, targets(y))` arrays, or a batched
+        dataset in order when `distributed` or when the split is streamed."""
+        raise NotImplementedError
+
+    def feature_shape(self):
+        """The shape of one row of `x` (a dict of shapes for dict inputs)."""
+        raise NotImplementedError
+
+    def predict(
+        self, model: keras.Model, extra_column: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """`(y, model outputs, values of x[extra_column] or None)` over all
+        rows, in order."""
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class ArraySplit(Split):
+    """A split held in memory.
+
+    Attributes:
+        x: A dict of column arrays, or one array (e.g. images).
+        y: Class ids, `[rows]`.
+    """
+
+    x: Any
+    y: np.ndarray
+
+    @property
+    def rows(self) -> int:
+        return len(self.y)
+
+    def map_inputs(self, model: keras.Model) -> ArraySplit:
+        return ArraySplit(predict_arrays(model, self.x), self.y)
+
+    def arrays(self, max_rows: int | None = None) -> tuple[Any, np.ndarray]:
+        return self.x, self.y
+
+    def head(self, rows: int) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v)[:rows] for k, v in self.x.items()}
+
+    def training_data(self, targets, batch_size: int, seed: int, distributed: bool):
+        from xent import distribute as distribute_lib
+
+        # Shuffled with the run's seed rather than Keras' own shuffling: the
+        # order of every epoch is then fixed, in a resumed run too, and
+        # tf.distribute shards it (same global batches on every worker).
+        return distribute_lib.array_dataset(
+            self.x, targets(self.y), batch_size, shuffle=True, seed=seed
+        )
+
+    def validation_data(self, targets, batch_size: int, seed: int, distributed: bool):
+        from xent import distribute as distribute_lib
+
+        if not distributed:
+            return self.x, targets(self.y)
+        return distribute_lib.array_dataset(
+            self.x, targets(self.y), batch_size, shuffle=False, seed=seed
+        )
+
+    def feature_shape(self):
+        if isinstance(self.x, dict):
+            return {k: np.asarray(v).shape[1:] for k, v in self.x.items()}
+        return self.x.shape[1:]
+
+    def predict(self, model, extra_column=None):
+        extra = None if extra_column is None else np.asarray(self.x[extra_column])
+        return np.asarray(self.y), predict_arrays(model, self.x), extra
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamSplit(Split):
+    """A split streamed from disk in batches.
+
+    Attributes:
+        make: Returns a new `tf.data` dataset of batched `(x, y)` (a training
+            stream reshuffles itself on every iteration).
+        rows: The split's row count.
+    """
+
+    make: Callable[[], Any]
+    rows: int
+
+    def map_inputs(self, model: keras.Model) -> StreamSplit:
+        make = self.make
+
+        def stream():
+            import tensorflow as tf
+
+            return make().map(
+                lambda x, y: (model(x), y), num_parallel_calls=tf.data.AUTOTUNE
+            )
+
+        return StreamSplit(stream, self.rows)
+
+    def map_columns(self, fn: Callable[[dict], dict]) -> StreamSplit:
+        """The split with `x` replaced by `fn(x)` (a traced dict transform)."""
+        make = self.make
+        return StreamSplit(lambda: make().map(lambda x, y: (fn(x), y)), self.rows)
+
+    def arrays(self, max_rows: int | None = None) -> tuple[Any, np.ndarray]:
+        return materialize(self.make(), max_rows)
+
+    def head(self, rows: int) -> dict[str, np.ndarray]:
+        x, _ = next(iter(self.make()))
+        return {k: np.asarray(v)[:rows] for k, v in x.items()}
+
+    def training_data(self, targets, batch_size: int, seed: int, distributed: bool):
+        return self._targets(distributed)
+
+    def validation_data(self, targets, batch_size: int, seed: int, distributed: bool):
+        return self._targets(distributed)
+
+    def _targets(self, distributed: bool):
+        from xent import distribute as distribute_lib
+
+        dataset = self.make().map(_binary_targets)
+        return distribute_lib.shard_by_data(dataset) if distributed else dataset
+
+    def feature_shape(self):
+        spec = self.make().element_spec[0]
+        if isinstance(spec, dict):
+            return {k: tuple(v.shape[1:]) for k, v in spec.items()}
+        return tuple(spec.shape[1:])
+
+    def predict(self, model, extra_column=None):
+        ys, outs, extras = [], [], []
+        for x, y in self.make():
+            outs.append(np.asarray(model(x, training=False)))
+            ys.append(np.asarray(y))
+            if extra_column is not None:
+                extras.append(np.asarray(x[extra_column]))
+        extra = np.concatenate(extras) if extras else None
+        return np.concatenate(ys).reshape(-1), np.concatenate(outs), extra
+
+
+def _binary_targets(x, y):
+    """Streams are click logs: the targets are a float column of 0/1."""
+    import tensorflow as tf
+
+    return x, tf.reshape(tf.cast(y, "float32"), (-1, 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class Splits(Generic[S]):
+    """The three splits of a run."""
+
+    train: S
+    validation: S
+    test: S
+
+    def items(self) -> list[tuple[str, S]]:
+        return [
+            ("train", self.train),
+            ("validation", self.validation),
+            ("test", self.test),
+        ]
+
+    def map(self, fn: Callable[[S], Any]) -> Splits:
+        return Splits(fn(self.train), fn(self.validation), fn(self.test))
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineData:
+    """Numeric matrices for the scikit-learn baselines.
+
+    Attributes:
+        x_train: Training features `[n, d]`.
+        y_train: Training class ids.
+        x_test: Test features.
+        y_test: Test class ids.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared(Generic[S]):
+    """A task's data, ready for the runner.
+
+    Attributes:
+        name: Data set name for the report.
+        summary: JSON-serializable description for the report's `dataset`
+            section (rows per split, balance, features, ...).
+        splits: The raw splits: `x` is what the serving model takes (a dict
+            of columns or an array).
+        class_names: Class names in class-id order.
+        preprocessor: Keras model mapping raw inputs to model features (None
+            for tasks without one, such as the GAN).
+        features: The splits after the preprocessor (set by the supervised
+            stages; None before).
+        baseline: Matrices for the scikit-learn baselines, or None.
+        metadata: Extra export metadata (feature schema, label mapping).
+        state: The task's own typed values (e.g. the CTR task's feature
+            specs and the true click probabilities of a synthetic log); the
+            task that made it is the only reader.
+    """
+
+    name: str
+    summary: dict
+    splits: Splits[Split]
+    class_names: tuple[str, ...]
+    preprocessor: keras.Model | None = None
+    features: Splits[Split] | None = None
+    baseline: BaselineData | None = None
+    metadata: dict = dataclasses.field(default_factory=dict)
+    state: S | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """What a task's evaluation hands to the report.
+
+    Attributes:
+        metrics: `metrics.test` of the report (JSON-serializable).
+        plots: PNG bytes keyed by file name, in display order.
+        sections: Extra top-level report sections (e.g. `curves`).
+    """
+
+    metrics: dict
+    plots: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    sections: dict = dataclasses.field(default_factory=dict)
