@@ -82,6 +82,9 @@ class GANTask:
     config_class = GANConfig
     defaults = Path(__file__).with_name("gan.yaml")
     monitor = None  # No validation loss: the runner checkpoints every epoch.
+    distributable = False  # One process (`GANTrainConfig` rejects others).
+    reads_files = False
+    crossed_features = False
 
     # ---- data -------------------------------------------------------------
     def prepare(self, config: GANConfig, log: Callable[[str], None]) -> None:

@@ -187,13 +187,13 @@ class SupervisedTask:
         return np.asarray(y_test).reshape(-1), probabilities(logits, self.binary)
 
     def export_model(self, model, config, data: Prepared, base_dir, metrics) -> Path:
-        from xent.layers import CrossEntropyEndpoint
+        from xent.layers import ProbabilityHead
 
         pre = data.preprocessor
         raw = pre.input if isinstance(pre.input, dict) else pre.inputs
         if isinstance(raw, list) and len(raw) == 1:
             raw = raw[0]
-        head = CrossEntropyEndpoint(
+        head = ProbabilityHead.for_loss(
             self.build_losses(config, data), name="probabilities"
         )
         serving = keras.Model(raw, head(model(pre(raw))), name="serving")

@@ -129,6 +129,11 @@ def test_a_rerun_with_the_cached_classifier_gives_the_same_numbers(digits_run, c
     again = read_report(second.run_dir)["metrics"]["test"]
     for key in _METRICS:
         assert again[key] == pytest.approx(first[key], rel=1e-4), key
+    # The same GAN whether the evaluation classifier was trained or cached.
+    weights = [
+        read_report(r.run_dir)["training"]["weights_sha256"] for r in (result, second)
+    ]
+    assert weights[0] == weights[1]
 
 
 def test_conditional_gan_through_the_cli(tmp_path, cache):

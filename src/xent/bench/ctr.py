@@ -246,7 +246,9 @@ def _ours_prepare(config: CTRBenchConfig, csv_path: Path, log) -> dict[str, Any]
     # once, iterated once to warm up, then timed), consumed in-graph.
     import tensorflow as tf
 
-    dataset = data.extra["features"]["train"]()
+    dataset = data.features.train.training_data(
+        None, run_config.train.batch_size, run_config.train.seed, False
+    )
     input_seconds = []
     for _ in range(2):
         start = time.perf_counter()
@@ -334,16 +336,14 @@ def _peer_input(config, data, work: Path) -> Path:
     """Writes the preprocessed splits and the settings for DeepCTR's run."""
     from xent.ctr.specs import DenseFeat
     from xent.ctr.specs import SparseFeat
-    from xent.stages import materialize
 
-    features = data.extra["features"]
     arrays: dict[str, Any] = {}
-    for split in ("train", "test"):
-        x, y = materialize(features[split]())
+    for split, part in (("train", data.features.train), ("test", data.features.test)):
+        x, y = part.arrays()
         for name, values in x.items():
             arrays[f"{split}__{name}"] = np.asarray(values)
         arrays[f"{split}__y"] = y
-    specs = data.extra["specs"]
+    specs = data.state.specs
     settings = {
         "embedding_dim": config.embedding_dim,
         "hidden": list(config.hidden),
@@ -433,8 +433,8 @@ def run_ctr(config: CTRBenchConfig, log=print) -> dict:
             else:
                 os.environ["XENT_CACHE"] = previous
     data = prepared["data"]
-    background = data.extra["train_ctr"]
-    specs = data.extra["specs"]
+    background = data.state.train_ctr
+    specs = data.state.specs
     # The DNN's input: one embedding per categorical field, the dense columns.
     dense = sum(s.dimension for s in specs if isinstance(s, DenseFeat))
     width = (

@@ -204,9 +204,13 @@ def _row_problem(
 def _typed_column(
     raw: list[str], missing: frozenset[str], categorical: bool, numeric: bool
 ) -> np.ndarray:
-    """A column's values: float32 (NaN when missing) if every non-missing
-    value is a number (or `numeric`) and not `categorical`, else str
-    (`""` when missing) in an object array."""
+    """One column's values, typed as the module docstring describes.
+
+    Returns:
+        float32 (NaN when missing) if every non-missing value is a number
+        (or `numeric`) and not `categorical`; else an object array of `str`
+        (`""` when missing).
+    """
     parsed = None
     if not categorical:
         parsed = [None if v in missing else parse_float(v) for v in raw]

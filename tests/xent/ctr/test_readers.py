@@ -10,6 +10,7 @@ from xent.ctr import readers
 from xent.ctr.readers import BadRows
 from xent.ctr.readers import ClickSchema
 from xent.ctr.readers import ReadError
+from xent.data.columns import MISSING_VALUES
 
 
 def _write(tmp_path, text, name="clicks.csv"):
@@ -78,6 +79,16 @@ def test_missing_value_tokens(tmp_path):
     assert [r["color"] for r in rows] == [""] * len(tokens) + ["red"]
     assert all(math.isnan(r["size"]) for r in rows[:-1])
     assert rows[-1]["size"] == 2.5
+
+
+def test_missing_values_are_those_of_every_reader(tmp_path):
+    assert readers.MISSING_VALUES is MISSING_VALUES
+    rows = [f"{i % 2},{t},{t}" for i, t in enumerate(MISSING_VALUES)]
+    path = _write(tmp_path, "y,color,size\n" + "\n".join(rows) + "\n")
+    schema = ClickSchema("y", categorical=("color",), numeric=("size",))
+    rows = list(readers.iter_rows(path, schema))
+    assert [r["color"] for r in rows] == [""] * len(MISSING_VALUES)
+    assert all(math.isnan(r["size"]) for r in rows)
 
 
 def test_labels_true_false_and_minus_one(tmp_path):

@@ -1,0 +1,125 @@
+"""The typed splits: in memory and streamed give the same rows, shapes and
+predictions."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from xent.stages import ArraySplit
+from xent.stages import Splits
+from xent.stages import StreamSplit
+from xent.stages import materialize
+from xent.stages import predict_arrays
+
+
+def _columns(n=10):
+    return {
+        "a": np.arange(n, dtype="float32"),
+        "b": np.asarray([f"v{i % 3}".encode() for i in range(n)], dtype=object),
+    }
+
+
+def _pair(n=10, batch=4):
+    x = _columns(n)
+    y = (np.arange(n) % 2).astype("int64")
+
+    def make():
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch)
+
+    return ArraySplit(x, y), StreamSplit(make, n)
+
+
+def _doubler() -> keras.Model:
+    inputs = {
+        "a": keras.Input(shape=(), name="a", dtype="float32"),
+        "b": keras.Input(shape=(), name="b", dtype="string"),
+    }
+    return keras.Model(inputs, keras.ops.expand_dims(inputs["a"] * 2.0, -1))
+
+
+def test_both_kinds_hold_the_same_rows():
+    arrays, stream = _pair()
+    assert arrays.rows == stream.rows == 10
+    for split in (arrays, stream):
+        x, y = split.arrays()
+        np.testing.assert_array_equal(x["a"], np.arange(10))
+        np.testing.assert_array_equal(y, np.arange(10) % 2)
+    # A stream gives whole batches up to max_rows; an in-memory split is whole.
+    assert len(stream.arrays(5)[1]) == 8
+    assert len(arrays.arrays(5)[1]) == 10
+
+
+def test_predict_gives_outputs_and_an_extra_column_in_row_order():
+    arrays, stream = _pair()
+    model = _doubler()
+    for split in (arrays, stream):
+        y, out, extra = split.predict(model, "b")
+        np.testing.assert_allclose(out.reshape(-1), 2 * np.arange(10))
+        np.testing.assert_array_equal(y.reshape(-1), np.arange(10) % 2)
+        assert [v.decode() if isinstance(v, bytes) else v for v in extra] == [
+            f"v{i % 3}" for i in range(10)
+        ]
+        assert split.predict(model)[2] is None
+
+
+def test_map_inputs_applies_the_model_to_x():
+    arrays, stream = _pair()
+    model = _doubler()
+    for split in (arrays, stream):
+        x, y = split.map_inputs(model).arrays()
+        np.testing.assert_allclose(np.asarray(x).reshape(-1), 2 * np.arange(10))
+        assert split.map_inputs(model).feature_shape() == (1,)
+
+
+def test_training_data_targets_and_order():
+    arrays, stream = _pair()
+
+    def targets(y):
+        return y.astype("float32").reshape(-1, 1) * 10
+
+    batches = list(arrays.training_data(targets, 4, seed=0, distributed=False))
+    seen = np.concatenate([np.asarray(x["a"]) for x, _ in batches])
+    assert sorted(seen.tolist()) == list(range(10))
+    assert {float(v) for _, t in batches for v in np.asarray(t).reshape(-1)} <= {
+        0.0,
+        10.0,
+    }
+    # Streams are click logs: their targets are the labels as a float column.
+    for _, t in stream.training_data(targets, 4, seed=0, distributed=False):
+        assert t.dtype == tf.float32 and t.shape[1] == 1
+    x_val, t_val = arrays.validation_data(targets, 4, seed=0, distributed=False)
+    np.testing.assert_array_equal(t_val.reshape(-1), (np.arange(10) % 2) * 10)
+
+
+def test_head_and_map_columns():
+    arrays, stream = _pair()
+    assert list(arrays.head(3)["a"]) == [0, 1, 2]
+    assert list(stream.head(3)["a"]) == [0, 1, 2]
+    renamed = stream.map_columns(lambda x: {"c": x["a"], "b": x["b"]})
+    assert set(renamed.head(2)) == {"b", "c"}
+    assert renamed.rows == 10
+
+
+def test_splits_map_and_items():
+    splits = Splits(1, 2, 3)
+    assert splits.items() == [("train", 1), ("validation", 2), ("test", 3)]
+    assert splits.map(lambda v: v * 10) == Splits(10, 20, 30)
+
+
+def test_materialize_and_predict_arrays():
+    x = np.arange(12, dtype="float32").reshape(6, 2)
+    ds = tf.data.Dataset.from_tensor_slices((x, np.arange(6))).batch(4)
+    got_x, got_y = materialize(ds)
+    np.testing.assert_array_equal(got_x, x)
+    np.testing.assert_array_equal(got_y, np.arange(6))
+    inputs = keras.Input(shape=(2,))
+    model = keras.Model(inputs, keras.ops.sum(inputs, axis=-1, keepdims=True))
+    np.testing.assert_allclose(predict_arrays(model, x, 4).reshape(-1), x.sum(-1))
+
+
+def test_split_base_is_abstract():
+    from xent.stages import Split
+
+    with pytest.raises(NotImplementedError):
+        Split().arrays()
