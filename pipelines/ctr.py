@@ -14,9 +14,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
+from typing import Literal
 
 import keras
+import numpy as np
 
+from xent import calibration as calibration_lib
 from xent import evaluation
 from xent import plots
 from xent import sections
@@ -103,6 +106,12 @@ class CTRConfig:
         model: The network (`lr`, `fm`, `deepfm`, `dcnv2`, `finalmlp`).
         loss: The loss.
         train: Optimization.
+        calibration: `platt`: fit `sigmoid(a z + b)` to the validation split
+            after training (`xent.calibration`) and use it for the test
+            metrics and inside the exported model (the report keeps the
+            uncalibrated calibration and log loss under
+            `metrics.test.platt_scaling`); `none`: the network's own
+            probabilities.
     """
 
     task: str = "ctr"
@@ -111,6 +120,7 @@ class CTRConfig:
     model: CTRModelConfig = CTRModelConfig()
     loss: CTRLossConfig = CTRLossConfig()
     train: sections.SupervisedTrainConfig = sections.SupervisedTrainConfig()
+    calibration: Literal["platt", "none"] = "platt"
 
 
 def _logit(p: float) -> float:
@@ -169,6 +179,11 @@ class CTRTask(SupervisedTask):
         scorer = keras.Model(raw, model(pre(raw)))
         y, logits, groups = data.splits.test.predict(scorer, state.group_input)
         y = y.reshape(-1)
+        platt = None
+        if config.calibration == "platt":
+            platt = self._fit_platt(model, data)
+            raw_prob = probabilities(logits, True)
+            logits = platt["scale"] * np.asarray(logits, "float64") + platt["shift"]
         prob = probabilities(logits, True)
         metrics = ctr_metrics.ctr_metrics(
             y,
@@ -177,6 +192,16 @@ class CTRTask(SupervisedTask):
             groups=groups,
             p_true=state.p_true_test,
         )
+        if platt is not None:
+            before = ctr_metrics.ctr_metrics(
+                y, raw_prob, background_ctr=state.train_ctr
+            )
+            metrics["platt_scaling"] = {
+                **platt,
+                "fitted_on": "validation",
+                "calibration_before": before["calibration"],
+                "log_loss_before": before["log_loss"],
+            }
         metrics["cross_entropy"] = {
             **evaluation.cross_entropy_decomposition(y, prob),
             **{
@@ -197,6 +222,23 @@ class CTRTask(SupervisedTask):
             ),
         }
         return Evaluation(metrics=metrics, plots=figures)
+
+    def _fit_platt(self, model, data: Prepared) -> dict:
+        """Platt scaling fitted on the validation split's logits."""
+        y_val, z_val, _ = data.features.validation.predict(model)
+        try:
+            scale, shift = calibration_lib.fit_platt(z_val, y_val)
+        except ValueError as err:  # e.g. one class in a tiny validation split
+            return {"scale": 1.0, "shift": 0.0, "skipped": str(err)}
+        return {"scale": scale, "shift": shift}
+
+    def logit_map(self, config: CTRConfig, metrics: dict):
+        platt = metrics.get("platt_scaling")
+        if platt is None or "skipped" in platt:
+            return None
+        return calibration_lib.PlattScaling(
+            platt["scale"], platt["shift"], name="platt_scaling"
+        )
 
     def baselines(self, config: CTRConfig, data: Prepared) -> dict:
         """Logistic regression (scikit-learn) on the one-hot encoded features."""

@@ -369,29 +369,8 @@ def _run(
     with dist.scope():
         model = task.create_model(config, data)
     distribute_lib.prepare_model(model, dist)
-    cbs = [StopOnNonFinite(), *task.monitor_callbacks(config, data, run_path / "logs")]
-    if train_cfg.ema_momentum is not None:
-        # Validation, checkpoints and early stopping see the averaged
-        # weights: swapped in at every epoch end, before the checkpoint and
-        # EarlyStopping, whose best weights (restored when fit ends) are
-        # then averaged ones.
-        cbs.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     ckpt = run_path / "checkpoints" / "best.weights.h5"
-    ckpt.parent.mkdir(parents=True, exist_ok=True)
-    monitor = task.monitor and (train_cfg.monitor or task.monitor)
-    cbs.append(
-        backup_lib.AtomicModelCheckpoint(
-            ckpt, monitor=monitor or "loss", save_best_only=monitor is not None
-        )
-    )
-    if monitor and train_cfg.early_stopping_patience:
-        cbs.append(
-            keras.callbacks.EarlyStopping(
-                monitor=monitor,
-                patience=train_cfg.early_stopping_patience,
-                restore_best_weights=True,
-            )
-        )
+    cbs = _callbacks(task, config, data, run_path, ckpt)
     backup_path = run_path / BACKUP_FILE
     state = backup_lib.read_backup(backup_path)
     initial_epoch = 0 if state is None else state.next_epoch(train_cfg.epochs)
@@ -420,25 +399,7 @@ def _run(
     # The whole run's history, restored epochs included.
     history = backup.history
     outcome = task.evaluate_model(model, config, data, history)
-    report = {
-        "task": task.name,
-        "dataset": {"name": data.name, **data.summary},
-        "metrics": {"test": outcome.metrics},
-        "baseline": task.baselines(config, data) if dist.is_chief else {},
-        "training": {
-            "epochs_run": len(next(iter(history.values()), [])),
-            "history": history,
-            "strategy": dist.name,
-            "workers": dist.num_workers,
-            "replicas": dist.num_replicas,
-            "weights_sha256": distribute_lib.weights_digest(model),
-        },
-        **outcome.sections,
-        "class_names": list(data.class_names),
-        "config": config_lib.to_dict(config),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "run_dir": str(run_path),
-    }
+    report = _report(task, config, data, dist, model, run_path, history, outcome)
 
     export_path = None
     if export:
@@ -474,6 +435,69 @@ def _run(
         if export_path is not None:
             log(f"export:  {export_path}")
     return RunResult(run_path, report_path, export_path, report)
+
+
+def _callbacks(
+    task: Task, config, data: Prepared, run_path: Path, ckpt: Path
+) -> list[keras.callbacks.Callback]:
+    """The run's callbacks, in the order they must run (the backup of the
+    training state is added last by `_run`)."""
+    train_cfg = config.train
+    cbs = [StopOnNonFinite(), *task.monitor_callbacks(config, data, run_path / "logs")]
+    if train_cfg.ema_momentum is not None:
+        # Validation, checkpoints and early stopping see the averaged
+        # weights: swapped in at every epoch end, before the checkpoint and
+        # EarlyStopping, whose best weights (restored when fit ends) are
+        # then averaged ones.
+        cbs.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    monitor = task.monitor and (train_cfg.monitor or task.monitor)
+    cbs.append(
+        backup_lib.AtomicModelCheckpoint(
+            ckpt, monitor=monitor or "loss", save_best_only=monitor is not None
+        )
+    )
+    if monitor and train_cfg.early_stopping_patience:
+        cbs.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                patience=train_cfg.early_stopping_patience,
+                restore_best_weights=True,
+            )
+        )
+    return cbs
+
+
+def _report(
+    task: Task,
+    config,
+    data: Prepared,
+    dist: distribute_lib.Distribution,
+    model: keras.Model,
+    run_path: Path,
+    history: dict,
+    outcome: Evaluation,
+) -> dict:
+    """`report.json` (before the export path is added)."""
+    return {
+        "task": task.name,
+        "dataset": {"name": data.name, **data.summary},
+        "metrics": {"test": outcome.metrics},
+        "baseline": task.baselines(config, data) if dist.is_chief else {},
+        "training": {
+            "epochs_run": len(next(iter(history.values()), [])),
+            "history": history,
+            "strategy": dist.name,
+            "workers": dist.num_workers,
+            "replicas": dist.num_replicas,
+            "weights_sha256": distribute_lib.weights_digest(model),
+        },
+        **outcome.sections,
+        "class_names": list(data.class_names),
+        "config": config_lib.to_dict(config),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "run_dir": str(run_path),
+    }
 
 
 def _completed_run(run_path: Path, log: Callable[[str], None]) -> RunResult:

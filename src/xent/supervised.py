@@ -104,6 +104,11 @@ class SupervisedTask:
         """Rows for the export's `example_request.json`, or None."""
         return None
 
+    def logit_map(self, config, metrics: dict) -> keras.layers.Layer | None:
+        """A layer applied to the logits before the probability head of the
+        export (e.g. the CTR task's fitted Platt scaling), or None."""
+        return None
+
     # ---- runner stages ----------------------------------------------------
     def prepare(self, config, log) -> None:
         """Nothing to build besides the data."""
@@ -196,7 +201,11 @@ class SupervisedTask:
         head = ProbabilityHead.for_loss(
             self.build_losses(config, data), name="probabilities"
         )
-        serving = keras.Model(raw, head(model(pre(raw))), name="serving")
+        logits = model(pre(raw))
+        logit_map = self.logit_map(config, metrics)
+        if logit_map is not None:
+            logits = logit_map(logits)
+        serving = keras.Model(raw, head(logits), name="serving")
         metadata = {
             "task": self.name,
             "dataset": data.name,

@@ -122,6 +122,31 @@ def test_export_serves_raw_features_in_bare_tensorflow(ctr_run, tmp_path):
     del keras
 
 
+def test_platt_scaling_is_fitted_on_validation_and_served(ctr_run, tmp_path):
+    task, config, result, _ = ctr_run
+    test = result.report["metrics"]["test"]
+    platt = test["platt_scaling"]
+    assert platt["fitted_on"] == "validation"
+    assert platt["scale"] > 0
+    assert {"calibration_before", "log_loss_before"} <= set(platt)
+    # The export applies the same map: its probabilities on the raw test rows
+    # give the report's (calibrated) log loss, not the uncalibrated one.
+    import tensorflow as tf
+    from sklearn.metrics import log_loss
+
+    data = task.build_inputs(config)
+    served = tf.saved_model.load(str(result.export_path)).signatures["serving_default"]
+    x = data.splits.test.x
+    feed = {
+        k: tf.constant(v.astype(str) if v.dtype == object else v) for k, v in x.items()
+    }
+    prob = served(**feed)["probabilities"].numpy().reshape(-1)
+    ours = log_loss(data.splits.test.y, prob.astype("float64"), labels=[0, 1])
+    assert ours == pytest.approx(test["log_loss"], rel=1e-4)
+    if abs(platt["log_loss_before"] - test["log_loss"]) > 1e-4:
+        assert ours != pytest.approx(platt["log_loss_before"], rel=1e-5)
+
+
 @pytest.mark.parametrize("kind", ["lr", "fm", "dcnv2"])
 def test_every_model_kind_trains(kind, tmp_path, monkeypatch):
     monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))
@@ -133,6 +158,7 @@ def test_every_model_kind_trains(kind, tmp_path, monkeypatch):
             "train.epochs=1",
             f"model.kind={kind}",
             "model.cross_layers=1",
+            *(["calibration=none"] if kind == "lr" else []),
         ],
     )
     from xent import runner
@@ -148,6 +174,7 @@ def test_every_model_kind_trains(kind, tmp_path, monkeypatch):
     test = result.report["metrics"]["test"]
     assert test["auc"] > 0.55
     assert result.report["config"]["model"]["kind"] == kind
+    assert ("platt_scaling" in test) == (kind != "lr")
 
 
 def test_cli_reports_a_bad_model_kind_in_one_line(tmp_path):

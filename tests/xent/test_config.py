@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 
 from xent import config as config_lib
-from xent.pipelines.classification import ClassifierConfig
 from xent.config import ConfigError
 from xent.pipelines import TASKS
+from xent.pipelines.classification import ClassifierConfig
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))

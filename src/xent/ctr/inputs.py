@@ -169,49 +169,8 @@ def load_synthetic(config) -> Prepared:
 def load_files(config) -> Prepared:
     """A click log from files or a tfds catalog name, prepared into shards
     (`xent.ctr.builder`) and streamed."""
-    from xent.ctr import builder  # tensorflow-datasets: slow to import.
-    from xent.ctr import readers
-
     cfg = config.data
-    if cfg.source.startswith("tfds:"):
-        data = builder.load_tfds_clicks(
-            cfg.source.split(":", 1)[1],
-            validation_fraction=cfg.validation_fraction,
-            test_fraction=cfg.test_fraction,
-            seed=config.train.seed,
-            batch_size=config.train.batch_size,
-        )
-    else:
-        try:
-            schema = readers.infer_schema(
-                cfg.source,
-                format=cfg.format,
-                label=cfg.label,
-                categorical=cfg.categorical,
-                numeric=cfg.numeric,
-                multi_value=cfg.multi_value,
-                separator=cfg.separator,
-                on_bad_rows=cfg.on_bad_rows,
-            )
-            data = builder.load_click_data(
-                cfg.source,
-                schema,
-                test_path=cfg.test_source,
-                validation_fraction=cfg.validation_fraction,
-                test_fraction=cfg.test_fraction,
-                seed=config.train.seed,
-                batch_size=config.train.batch_size,
-                on_bad_rows=cfg.on_bad_rows,
-                max_bad_rows=cfg.max_bad_rows,
-            )
-        except readers.ReadError as err:
-            raise ConfigError(str(err)) from None
-        if data.rows["train"] == 0:
-            skipped = data.bad_rows["count"]
-            raise ConfigError(
-                f"{cfg.source}: no training rows could be read ({skipped} "
-                f"malformed rows skipped; the first: {data.bad_rows['examples']})"
-            )
+    data = _read_click_data(config)
     schema = data.schema
     pre, specs, feature_summary = features_lib.build_ctr_preprocessor(
         schema.categorical,
@@ -268,6 +227,55 @@ def load_files(config) -> Prepared:
             group_note=note,
         ),
     )
+
+
+def _read_click_data(config):
+    """The click log of `config.data` prepared into shards
+    (`xent.ctr.builder.ClickData`); reader errors become `ConfigError`."""
+    from xent.ctr import builder  # tensorflow-datasets: slow to import.
+    from xent.ctr import readers
+
+    cfg = config.data
+    if cfg.source.startswith("tfds:"):
+        data = builder.load_tfds_clicks(
+            cfg.source.split(":", 1)[1],
+            validation_fraction=cfg.validation_fraction,
+            test_fraction=cfg.test_fraction,
+            seed=config.train.seed,
+            batch_size=config.train.batch_size,
+        )
+    else:
+        try:
+            schema = readers.infer_schema(
+                cfg.source,
+                format=cfg.format,
+                label=cfg.label,
+                categorical=cfg.categorical,
+                numeric=cfg.numeric,
+                multi_value=cfg.multi_value,
+                separator=cfg.separator,
+                on_bad_rows=cfg.on_bad_rows,
+            )
+            data = builder.load_click_data(
+                cfg.source,
+                schema,
+                test_path=cfg.test_source,
+                validation_fraction=cfg.validation_fraction,
+                test_fraction=cfg.test_fraction,
+                seed=config.train.seed,
+                batch_size=config.train.batch_size,
+                on_bad_rows=cfg.on_bad_rows,
+                max_bad_rows=cfg.max_bad_rows,
+            )
+        except readers.ReadError as err:
+            raise ConfigError(str(err)) from None
+        if data.rows["train"] == 0:
+            skipped = data.bad_rows["count"]
+            raise ConfigError(
+                f"{cfg.source}: no training rows could be read ({skipped} "
+                f"malformed rows skipped; the first: {data.bad_rows['examples']})"
+            )
+    return data
 
 
 def example_rows(columns: dict[str, np.ndarray], max_rows: int = 3) -> list[dict]:

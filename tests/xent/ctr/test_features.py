@@ -206,6 +206,8 @@ def test_a_cross_is_a_categorical_feature_with_its_own_vocabulary():
     assert summary["crosses"]["user_x_item"] == {
         "distinct": 4,
         "vocabulary": 2,  # u1|i1 and u2|i1 seen twice; u1|i2 and |i1 once.
+        "oov_values": 2,
+        "oov_rows": 2,
         "train_oov_rate": pytest.approx(2 / 6),
     }
     out = _call(
@@ -285,3 +287,29 @@ def test_crosses_of_unknown_or_multi_value_columns_are_named():
 def test_invalid_crosses_are_named(crosses, message):
     with pytest.raises(ValueError, match=rf"features.crosses\[\d\].*{message}"):
         features.FeatureConfig(crosses=crosses)
+
+
+def test_the_summary_counts_the_values_and_rows_sent_to_oov():
+    _, _, summary = _build()
+    site = summary["categorical"]["site"]
+    # Only "d" (1 row) is below the minimum count of 5.
+    assert (site["oov_values"], site["oov_rows"]) == (1, 1)
+    assert summary["min_count"] == {"value": 5, "rule": "features.min_count"}
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [(1, 1), (199_999, 1), (200_000, 2), (999_999, 2), (1_000_000, 5)],
+)
+def test_auto_min_count_follows_the_training_rows(rows, expected):
+    assert features.auto_min_count(rows) == expected
+
+
+def test_a_null_min_count_is_chosen_from_the_training_rows():
+    # 85 training rows: every value is kept, "d" (seen once) included.
+    model, specs, summary = _build(features.FeatureConfig(min_count=None))
+    assert summary["min_count"] == {"value": 1, "rule": "auto: 85 training rows"}
+    assert summary["categorical"]["site"]["oov_values"] == 0
+    out = _call(model, site=["d", "never seen"], price=[1.0] * 2)
+    assert out["site"].tolist()[0] != 0 and out["site"].tolist()[1] == 0
+    assert features.training_rows(COUNTS, ["site"]) == 85

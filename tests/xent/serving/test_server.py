@@ -16,8 +16,8 @@ import pytest
 from tests.xent.serving.conftest import MAX_BODY
 from tests.xent.serving.conftest import ROWS
 from tests.xent.serving.conftest import Rest
-from xent.cli import main
 from xent.bench.serve_process import ServeProcess
+from xent.cli import main
 from xent.serving.server import ServerConfig
 
 PREDICT = "/v1/models/ctr:predict"
