@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import sys
+from collections.abc import Callable
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -284,26 +285,90 @@ def _non_negative_int(text: str) -> int:
 
 
 def _load_export(model_dir: Path):
+    """The serving signature and metadata of an exported version.
+
+    Raises:
+        ValueError: If `model_dir` is not a directory holding a readable
+            SavedModel and its metadata (the message names what is wrong).
+    """
     import tensorflow as tf
 
     from xent.export import load_metadata
 
+    if not model_dir.is_dir():
+        what = "a file" if model_dir.exists() else "not found"
+        raise ValueError(
+            f"--model {model_dir}: {what}; expected a SavedModel version "
+            "directory, e.g. saved_models/binary/1"
+        )
     if not (model_dir / "saved_model.pb").is_file():
         raise ValueError(
             f"{model_dir} is not a SavedModel directory (no saved_model.pb)"
         )
-    metadata = load_metadata(model_dir)
-    fn = tf.saved_model.load(str(model_dir)).signatures["serving_default"]
-    return fn, metadata
+    try:
+        metadata = load_metadata(model_dir)
+    except FileNotFoundError:
+        raise ValueError(
+            f"{model_dir} has no xent metadata (assets.extra/); was it exported "
+            "by `xent train`?"
+        ) from None
+    except ValueError as err:
+        raise ValueError(
+            f"{model_dir}: the export's metadata is not JSON: {err}"
+        ) from None
+    try:
+        loaded = tf.saved_model.load(str(model_dir))
+    except (OSError, ValueError, tf.errors.OpError) as err:
+        reason = " ".join(str(err).split())
+        raise ValueError(
+            f"{model_dir}: cannot load the SavedModel (incomplete or damaged "
+            f"files?): {reason}"
+        ) from None
+    if "serving_default" not in loaded.signatures:
+        raise ValueError(
+            f"{model_dir}: the SavedModel has no serving_default signature; its "
+            f"signatures are {sorted(loaded.signatures)}"
+        )
+    return loaded.signatures["serving_default"], metadata
 
 
-def _read_features(path: Path, metadata: dict, label: str | None = None):
+def _check_data_file(flag: str, path: Path) -> None:
+    """Refuses an input file that is missing or a directory, naming the flag."""
+    if not path.exists():
+        raise ValueError(f"{flag} {path}: no such file")
+    if path.is_dir():
+        raise ValueError(f"{flag} {path} is a directory; expected a CSV file")
+
+
+def _check_out_file(path: Path) -> None:
+    """Refuses an output path that cannot become a file, before any work."""
+    if path.is_dir():
+        raise ValueError(
+            f"--out {path} is a directory; expected a file path, e.g. "
+            f"{path / 'scores.csv'}"
+        )
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"--out {path}: {parent} is a file, not a directory")
+            break
+
+
+def _read_features(
+    path: Path,
+    metadata: dict,
+    label: str | None = None,
+    on_extra: Callable[[list[str]], None] | None = None,
+):
     """Reads the export's feature columns from a CSV file, checking them.
 
     The file is read as training reads it (`xent.data.csv_table.iter_csv_rows`:
     a byte-order mark is dropped, fields are stripped, blank lines skipped),
     with the same missing values and number parsing; a malformed row is an
-    error naming its line.
+    error naming its line. An empty or repeated column name, a column the
+    model needs that the file lacks, and a file without data rows are errors
+    naming the file and the columns; columns the model does not use go to
+    `on_extra` (if given) and are ignored.
 
     Returns:
         `(features, labels, lines)`: `{input name: [n, 1] array}`, the raw
@@ -313,6 +378,7 @@ def _read_features(path: Path, metadata: dict, label: str | None = None):
 
     from xent.data.columns import MISSING_VALUES
     from xent.data.columns import parse_float
+    from xent.data.csv_table import check_header
     from xent.data.csv_table import iter_csv_rows
 
     schema = metadata.get("schema")
@@ -330,14 +396,24 @@ def _read_features(path: Path, metadata: dict, label: str | None = None):
     rows = iter_csv_rows(str(path), reject)
     first = next(rows, None)
     if first is None:
-        raise ValueError(f"{path}: the file is empty")
-    _, header = first
-    absent = [
-        c for c in numeric + categorical + ([label] if label else []) if c not in header
-    ]
+        raise ValueError(f"{path} is empty: expected a header row and data rows")
+    header_line, header = first
+    check_header(str(path), header_line, header)
+    wanted = numeric + categorical + ([label] if label else [])
+    present = set(header)
+    absent = [c for c in wanted if c not in present]
+    extra = [c for c in header if c not in set(wanted)]
     if absent:
-        raise ValueError(f"{path}: missing column(s) {absent}; the file has {header}")
-    index = {c: header.index(c) for c in header}
+        also = (
+            f"; it has column(s) {extra} that the model does not use" if extra else ""
+        )
+        raise ValueError(
+            f"{path}:{header_line}: missing column(s) {absent} that the model "
+            f"needs{also}"
+        )
+    if extra and on_extra is not None:
+        on_extra(extra)
+    index = {c: i for i, c in enumerate(header)}
     lines, body = [], []
     for line, fields in rows:
         if len(fields) != len(header):
@@ -346,6 +422,8 @@ def _read_features(path: Path, metadata: dict, label: str | None = None):
             )
         lines.append(line)
         body.append(fields)
+    if not body:
+        raise ValueError(f"{path} has a header row but no data rows to score")
     features = {}
     for col in numeric:
         values = np.empty((len(body), 1), "float32")
@@ -394,8 +472,10 @@ def _score(fn, features: dict, batch_size: int = 4096) -> dict:
 def _predict(args) -> int:
     from xent.runner import write_atomic
 
+    _check_data_file("--data", args.data)
+    _check_out_file(args.out)
     fn, metadata = _load_export(args.model)
-    features, _, _ = _read_features(args.data, metadata)
+    features, _, _ = _read_features(args.data, metadata, on_extra=_note_ignored(args))
     out = _score(fn, features)
     probs = out["probabilities"]
     class_names = metadata.get("class_names") or []
@@ -429,8 +509,13 @@ def _evaluate(args) -> int:
     from xent import report as report_lib
     from xent.runner import write_atomic
 
+    _check_data_file("--data", args.data)
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out} is a file; expected a directory")
     fn, metadata = _load_export(args.model)
-    features, labels, lines = _read_features(args.data, metadata, label=args.label)
+    features, labels, lines = _read_features(
+        args.data, metadata, label=args.label, on_extra=_note_ignored(args)
+    )
     class_names = list(metadata.get("class_names") or [])
     mapping = metadata.get("schema", {}).get("label_mapping") or {
         name: i for i, name in enumerate(class_names)
@@ -472,6 +557,19 @@ def _evaluate(args) -> int:
     )
     print(f"report: {args.out / 'report.json'}")
     return 0
+
+
+def _note_ignored(args) -> Callable[[list[str]], None]:
+    """Says on stderr which columns of `--data` the model does not read."""
+
+    def note(columns: list[str]) -> None:
+        print(
+            f"xent {args.command}: note: ignoring column(s) {columns} of "
+            f"{args.data} that the model does not use",
+            file=sys.stderr,
+        )
+
+    return note
 
 
 def _label_key(value: str, mapping: dict):

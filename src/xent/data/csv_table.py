@@ -3,8 +3,10 @@
 Reading a CSV file (`read_csv`):
 
 * UTF-8 text (a leading byte-order mark is ignored), parsed with the `csv`
-  module; the first row is the header. Every field is stripped of
-  surrounding whitespace; blank lines are skipped.
+  module; the first row is the header. A line longer than `MAX_LINE_CHARS`
+  (1 MiB) is malformed (in the header: an error), so that a file that is not
+  CSV fails at once instead of being parsed as one enormous row. Every
+  field is stripped of surrounding whitespace; blank lines are skipped.
 * A field equal to one of `missing_values` is missing.
 * A column is numeric when every non-missing value parses as a float
   (Python's `float`, without `_` digit separators), else categorical; the
@@ -20,6 +22,7 @@ Reading a CSV file (`read_csv`):
 
 from __future__ import annotations
 
+import collections
 import csv
 import dataclasses
 import math
@@ -42,12 +45,17 @@ from xent.data.columns import parse_float
 from xent.data.labels import build_class_id_function
 
 __all__ = [
+    "MAX_LINE_CHARS",
     "CsvTable",
+    "check_header",
     "encode_labels",
     "iter_csv_rows",
     "read_csv",
     "read_header",
 ]
+
+MAX_LINE_CHARS = 1 << 20
+"""The longest line (in characters, 1 MiB) a CSV file may have."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,26 +94,40 @@ def iter_csv_rows(
     The one way CSV files are read, for training (`read_csv`) and for
     `xent predict`/`evaluate`: UTF-8 (a leading byte-order mark is dropped),
     the `csv` module, fields stripped of surrounding whitespace, blank lines
-    skipped.
+    skipped, lines longer than `MAX_LINE_CHARS` refused.
 
     Args:
         path: The file.
-        reject: Called with `(line, reason)` for a line that is not UTF-8 or
-            that the `csv` module cannot parse, except in the header (the
-            first row), where that raises `ReadError`; it raises to stop, or
-            returns to skip the line.
+        reject: Called with `(line, reason)` for a line that is not UTF-8,
+            longer than `MAX_LINE_CHARS` or that the `csv` module cannot
+            parse, except in the header (the first row), where that raises
+            `ReadError`; it raises to stop, or returns to skip the line.
 
     Yields:
         `(line, fields)`; `line` is the 1-based line the row ends on.
 
     Raises:
         ReadError: If the file is missing or a directory, or its header is
-            not UTF-8 or not CSV.
+            not UTF-8, not CSV or longer than `MAX_LINE_CHARS`.
     """
     check_file(path)
     lines = Lines(path, reject, strict_first=True)
-    reader = csv.reader(lines)
     header_read = False
+
+    def bounded() -> Iterator[str]:
+        for text in lines:
+            if len(text) <= MAX_LINE_CHARS:
+                yield text
+                continue
+            reason = (
+                f"the line has {len(text)} characters, more than the "
+                f"{MAX_LINE_CHARS} (1 MiB) a CSV line may have; is this a CSV file?"
+            )
+            if not header_read:
+                raise ReadError(f"{path}:{lines.line}: {reason}")
+            reject(lines.line, reason)
+
+    reader = csv.reader(bounded())
 
     def malformed(err):
         if not header_read:
@@ -120,13 +142,24 @@ def iter_csv_rows(
         yield lines.line, fields
 
 
-def _check_header(path: str, line: int, header: list[str]) -> None:
+def check_header(path: str, line: int, header: Sequence[str]) -> None:
+    """Refuses a header with an empty or repeated column name.
+
+    Args:
+        path: The file, for the message.
+        line: The header's line, for the message.
+        header: The stripped column names.
+
+    Raises:
+        ReadError: Naming the file, line and column (`file:line: reason`).
+    """
+    counts = collections.Counter(header)
     for i, name in enumerate(header):
         if not name:
             raise ReadError(
                 f"{path}:{line}: the header has an empty column name (field {i + 1})"
             )
-        if header.count(name) > 1:
+        if counts[name] > 1:
             raise ReadError(
                 f"{path}:{line}: the header names column {name!r} more than once"
             )
@@ -146,7 +179,7 @@ def read_header(path: str) -> list[str]:
     first = next(iter_csv_rows(path, reject), None)
     if first is None:
         raise ReadError(f"{path} is empty: expected a header row and data rows")
-    _check_header(path, *first)
+    check_header(path, *first)
     return first[1]
 
 
@@ -286,7 +319,7 @@ def read_csv(
     if first is None:
         raise ReadError(f"{path} is empty: expected a header row and data rows")
     header_line, header = first
-    _check_header(path, header_line, header)
+    check_header(path, header_line, header)
     if label not in header:
         raise ReadError(
             f"Label column {label!r} is not in {path}; its columns are {header}"

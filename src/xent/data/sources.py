@@ -19,7 +19,13 @@ from xent.stages import BaselineData
 from xent.stages import Prepared
 from xent.stages import Splits
 
-__all__ = ["BUILTIN_IMAGES", "BUILTIN_TABLES", "is_image_source", "load_classification"]
+__all__ = [
+    "BUILTIN_IMAGES",
+    "BUILTIN_TABLES",
+    "is_image_source",
+    "load_classification",
+    "load_image_data",
+]
 
 BUILTIN_TABLES = ("breast_cancer", "digits_table")
 BUILTIN_IMAGES = ("digits",)
@@ -54,20 +60,35 @@ def load_classification(cfg, seed: int, expected_classes: int | None) -> Prepare
     return _table(cfg, seed, expected_classes)
 
 
-def _images(cfg, seed: int) -> Prepared:
+def load_image_data(cfg, seed: int):
+    """The images of an image source (`digits` or `tfds:<name>`), split.
+
+    Args:
+        cfg: A data section with `source`, `max_rows` and the split
+            fractions.
+        seed: The split seed.
+
+    Returns:
+        `xent.data.images.ImageData` (raw pixels).
+    """
     from xent.data import images as images_lib
 
     if cfg.source == "digits":
-        data = images_lib.load_digits_images(
+        return images_lib.load_digits_images(
             seed, cfg.validation_fraction, cfg.test_fraction
         )
-    else:
-        data = images_lib.load_tfds_images(
-            cfg.source.split(":", 1)[1],
-            seed,
-            cfg.validation_fraction,
-            max_rows=cfg.max_rows,
-        )
+    return images_lib.load_tfds_images(
+        cfg.source.split(":", 1)[1],
+        seed,
+        cfg.validation_fraction,
+        max_rows=cfg.max_rows,
+    )
+
+
+def _images(cfg, seed: int) -> Prepared:
+    from xent.data import images as images_lib
+
+    data = load_image_data(cfg, seed)
     splits = Splits(
         *(ArraySplit(*data.splits[k]) for k in ("train", "validation", "test"))
     )

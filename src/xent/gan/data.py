@@ -17,7 +17,9 @@ _MIN_HELD_OUT = 4  # The Frechet distance halves the held-out images.
 def check_source(source: str) -> None:
     """Raises `ConfigError` naming `data.source` unless it is `digits` or
     `tfds:<name>`."""
-    if source != "digits" and not source.startswith("tfds:"):
+    from xent.data import sources
+
+    if not sources.is_image_source(source):
         raise ConfigError(
             "Invalid value for `data.source`: expected `digits` or "
             f"`tfds:<name>`, received {source!r}"
@@ -40,20 +42,10 @@ def load_images(cfg: GANDataConfig, seed: int) -> Prepared:
         ConfigError: For an unknown source, or fewer than 4 validation or
             test images.
     """
-    from xent.data import images as images_lib
+    from xent.data import sources
 
     check_source(cfg.source)
-    if cfg.source == "digits":
-        data = images_lib.load_digits_images(
-            seed, cfg.validation_fraction, cfg.test_fraction
-        )
-    else:
-        data = images_lib.load_tfds_images(
-            cfg.source.split(":", 1)[1],
-            seed,
-            cfg.validation_fraction,
-            max_rows=cfg.max_rows,
-        )
+    data = sources.load_image_data(cfg, seed)
     splits = Splits(
         *(
             ArraySplit((x / data.pixel_max).astype("float32"), y)

@@ -12,6 +12,9 @@ batches as the load grows (TF Serving's `max_batch_size` and
 
 A request larger than `max_batch_size` runs alone. When a merged call fails,
 its requests are retried one by one, so that one bad request fails alone.
+A request given a timeout that is still queued when it runs out is answered
+DEADLINE_EXCEEDED and never runs: a backlog does not turn into work for
+clients that have gone.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 
 import numpy as np
+
+from xent.serving.errors import ServingError
 
 __all__ = [
     "BatchStats",
@@ -141,6 +146,7 @@ Callback = Callable[[dict[str, np.ndarray] | None, BaseException | None], None]
 class _Request:
     __slots__ = (
         "callback",
+        "deadline",
         "done",
         "error",
         "inputs",
@@ -150,7 +156,13 @@ class _Request:
         "since",
     )
 
-    def __init__(self, inputs: Arrays, rows: int, callback: Callback | None = None):
+    def __init__(
+        self,
+        inputs: Arrays,
+        rows: int,
+        callback: Callback | None = None,
+        timeout_s: float | None = None,
+    ):
         self.inputs = inputs
         self.rows = rows
         # Requests merge only with requests of the same per-example shapes.
@@ -160,6 +172,7 @@ class _Request:
             )
         )
         self.since = time.monotonic()
+        self.deadline = None if timeout_s is None else self.since + timeout_s
         self.done = threading.Event()
         self.result: dict[str, np.ndarray] | None = None
         self.error: BaseException | None = None
@@ -197,34 +210,47 @@ class Batcher:
         )
         self._worker.start()
 
-    def __call__(self, inputs: Arrays) -> dict[str, np.ndarray]:
+    def __call__(
+        self, inputs: Arrays, timeout_s: float | None = None
+    ) -> dict[str, np.ndarray]:
         """Runs one request (blocking) and returns its outputs.
 
         Args:
             inputs: `{input: array}`, all with the same size of dimension 0.
+            timeout_s: Longest wait for the answer; None for no limit.
 
         Returns:
             The request's outputs.
+
+        Raises:
+            ServingError: DEADLINE_EXCEEDED after `timeout_s`.
         """
-        request = self._enqueue(inputs, None)
-        request.done.wait()
+        request = self._enqueue(inputs, None, timeout_s)
+        if not request.done.wait(timeout_s):
+            raise _deadline_error(timeout_s)
         if request.error is not None:
             raise request.error
         return request.result
 
-    def submit(self, inputs: Arrays, callback: Callback) -> None:
+    def submit(
+        self, inputs: Arrays, callback: Callback, timeout_s: float | None = None
+    ) -> None:
         """Queues one request without blocking.
 
         Args:
             inputs: `{input: array}`, all with the same size of dimension 0.
             callback: Called once, from the worker thread, with
                 `(outputs, None)` or `(None, error)`.
+            timeout_s: A request still queued this long after `submit` is
+                answered `(None, ServingError)` (DEADLINE_EXCEEDED) unrun.
         """
-        self._enqueue(inputs, callback)
+        self._enqueue(inputs, callback, timeout_s)
 
-    def _enqueue(self, inputs: Arrays, callback: Callback | None) -> _Request:
+    def _enqueue(
+        self, inputs: Arrays, callback: Callback | None, timeout_s: float | None
+    ) -> _Request:
         rows = len(next(iter(inputs.values())))
-        request = _Request(inputs, rows, callback)
+        request = _Request(inputs, rows, callback, timeout_s)
         with self._cond:
             if self._closed:
                 closed = True
@@ -263,7 +289,16 @@ class Batcher:
                 if not self._queue:
                     return
                 batch = self._take()
-            self._run(batch)
+            now = time.monotonic()
+            live = []
+            for request in batch:
+                if request.deadline is not None and request.deadline < now:
+                    request.error = _deadline_error(request.deadline - request.since)
+                    request.finish()
+                else:
+                    live.append(request)
+            if live:
+                self._run(live)
 
     def _take(self) -> list[_Request]:
         """Pops the next batch (called with the lock held)."""
@@ -315,3 +350,10 @@ class Batcher:
             self._requests += len(batch)
             self._rows += sum(r.rows for r in batch)
             self._per_call[len(batch)] += 1
+
+
+def _deadline_error(timeout_s: float | None) -> ServingError:
+    return ServingError.deadline_exceeded(
+        f"The request waited more than {timeout_s:g} s for the model "
+        "(the server's deadline or the client's)"
+    )

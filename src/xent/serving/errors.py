@@ -21,6 +21,7 @@ class Code(enum.Enum):
     FAILED_PRECONDITION = "FAILED_PRECONDITION"
     NOT_FOUND = "NOT_FOUND"
     UNIMPLEMENTED = "UNIMPLEMENTED"
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
     UNAVAILABLE = "UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
@@ -35,6 +36,7 @@ _HTTP_STATUS = {
     Code.FAILED_PRECONDITION: 400,
     Code.NOT_FOUND: 404,
     Code.UNIMPLEMENTED: 501,
+    Code.DEADLINE_EXCEEDED: 504,
     Code.UNAVAILABLE: 503,
     Code.INTERNAL: 500,
 }
@@ -63,3 +65,8 @@ class ServingError(Exception):
     def not_found(cls, message: str) -> ServingError:
         """A `NOT_FOUND` error (HTTP 404)."""
         return cls(Code.NOT_FOUND, message)
+
+    @classmethod
+    def deadline_exceeded(cls, message: str) -> ServingError:
+        """A `DEADLINE_EXCEEDED` error (HTTP 504)."""
+        return cls(Code.DEADLINE_EXCEEDED, message)

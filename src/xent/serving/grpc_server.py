@@ -30,13 +30,23 @@ from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from xent.serving.errors import ServingError
+from xent.serving.limits import InputSize
+from xent.serving.limits import RequestLimits
+from xent.serving.limits import check_counts
+from xent.serving.limits import check_request_size
 from xent.serving.registry import Registry
 from xent.serving.signatures import DEFAULT_SIGNATURE
 from xent.serving.signatures import TensorSpec
 from xent.serving.signatures import check_input_names
 from xent.serving.signatures import check_inputs
 
-__all__ = ["GrpcServer", "array_to_tensor", "status_response", "tensor_to_array"]
+__all__ = [
+    "GrpcServer",
+    "array_to_tensor",
+    "status_response",
+    "tensor_size",
+    "tensor_to_array",
+]
 
 logger = logging.getLogger("xent.serving")
 
@@ -79,75 +89,143 @@ def status_response(
     return response
 
 
+def tensor_size(proto: tensor_pb2.TensorProto, spec: TensorSpec) -> InputSize:
+    """What an input TensorProto expands to, from its shape alone.
+
+    Nothing is allocated: the shape, not the values sent, says how large the
+    array is (TF's shorthand repeats the last value up to the shape), so it
+    is what `check_request_size` must see first.
+
+    Args:
+        proto: The input.
+        spec: The signature's input it is sent to.
+
+    Returns:
+        Its shape and, for strings, the bytes they expand to.
+
+    Raises:
+        ServingError: INVALID_ARGUMENT naming the input for a dtype other
+            than the input's, an unknown rank or a negative dimension.
+    """
+    _check_dtype(proto, spec)
+    if proto.tensor_shape.unknown_rank:
+        raise ServingError.invalid(
+            f"Input {spec.name!r} has an unknown rank; send its shape"
+        )
+    shape = tuple(d.size for d in proto.tensor_shape.dim)
+    if min(shape, default=0) < 0:
+        raise ServingError.invalid(
+            f"Input {spec.name!r} has a negative dimension: {list(shape)}"
+        )
+    string_bytes = 0
+    if proto.dtype == types_pb2.DT_STRING:
+        values = proto.string_val
+        size = math.prod(shape)
+        string_bytes = sum(len(v) for v in values)
+        if 0 < len(values) < size:
+            string_bytes += (size - len(values)) * len(values[-1])
+    return InputSize(shape, string_bytes)
+
+
 def tensor_to_array(proto: tensor_pb2.TensorProto, spec: TensorSpec) -> np.ndarray:
     """The array of an input TensorProto, which must have the input's dtype.
 
-    Strings and the common number types are decoded here (a tenth of the
-    time of `tf.make_ndarray` for small tensors); other protos, and protos
-    that rely on TF's rules for short value lists, go to `tf.make_ndarray`.
+    Decodes what `tf.make_ndarray` decodes for the dtypes a signature input
+    can have (a tenth of its time for small tensors), TF's short-list
+    shorthand included: fewer values than the shape holds repeat the last one
+    (no value: zeros). Call `check_request_size` on `tensor_size` first: the
+    array is allocated at its full size.
 
     Raises:
         ServingError: INVALID_ARGUMENT naming the input.
     """
-    expected = types_pb2.DataType.Value(spec.datatype_name)
+    shape = tensor_size(proto, spec).shape
+    size = math.prod(shape)
+    invalid = f"Input {spec.name!r} is not a valid TensorProto"
+    if proto.dtype == types_pb2.DT_STRING:
+        if proto.tensor_content:
+            raise ServingError.invalid(f"{invalid}: strings go in string_val")
+        values = list(proto.string_val)
+        if len(values) > size:
+            raise ServingError.invalid(_too_many(invalid, len(values), shape))
+        array = np.empty(size, dtype=object)
+        array[: len(values)] = values
+        array[len(values) :] = values[-1] if values else b""
+        return array.reshape(shape)
+    field, wire, dtype = _VALUE_FIELDS[proto.dtype]
+    if proto.tensor_content:
+        expected = size * dtype.itemsize
+        if len(proto.tensor_content) != expected:
+            raise ServingError.invalid(
+                f"{invalid}: {len(proto.tensor_content)} bytes of tensor_content "
+                f"for shape {list(shape)}, expected {expected}"
+            )
+        return (
+            np.frombuffer(proto.tensor_content, dtype=dtype.newbyteorder("<"))
+            .astype(dtype, copy=False)
+            .reshape(shape)
+        )
+    values = np.array(list(getattr(proto, field)), dtype=wire)
+    if len(values) > size:
+        raise ServingError.invalid(_too_many(invalid, len(values), shape))
+    if proto.dtype == types_pb2.DT_HALF:
+        values = values.astype(np.uint16).view(np.float16)
+    elif dtype.kind in "iu" and values.size and wire != dtype:
+        info = np.iinfo(dtype)
+        if values.min() < info.min or values.max() > info.max:
+            raise ServingError.invalid(
+                f"{invalid}: values outside [{info.min}, {info.max}] for "
+                f"{spec.datatype_name}"
+            )
+    array = np.empty(size, dtype=dtype)
+    array[: len(values)] = values
+    array[len(values) :] = values[-1] if len(values) else 0
+    return array.reshape(shape)
+
+
+def _check_dtype(proto: tensor_pb2.TensorProto, spec: TensorSpec) -> None:
+    if spec.numpy_dtype is None or spec.dtype == "string":
+        expected = types_pb2.DT_STRING if spec.dtype == "string" else None
+    else:
+        expected = _NUMPY_DATATYPES.get(spec.numpy_dtype)
+    if expected is None:
+        raise ServingError.invalid(
+            f"Input {spec.name!r} has dtype {spec.dtype}, which this server "
+            "cannot decode"
+        )
     if proto.dtype != expected:
         raise ServingError.invalid(
-            f"Input {spec.name!r} has dtype {types_pb2.DataType.Name(proto.dtype)}, "
+            f"Input {spec.name!r} has dtype {_datatype_name(proto.dtype)}, "
             f"expected {spec.datatype_name}"
         )
-    array = _decode_common(proto)
-    if array is not None:
-        return array
-    import tensorflow as tf
 
+
+def _datatype_name(value: int) -> str:
     try:
-        return tf.make_ndarray(proto)
-    except (ValueError, TypeError) as err:
-        raise ServingError.invalid(
-            f"Input {spec.name!r} is not a valid TensorProto: {err}"
-        ) from None
+        return types_pb2.DataType.Name(value)
+    except ValueError:
+        return f"{value} (not a DataType)"
 
 
+def _too_many(invalid: str, count: int, shape: tuple) -> str:
+    return f"{invalid}: {count} values for shape {list(shape)}"
+
+
+# DataType -> (value field, its NumPy type, the input's NumPy type).
 _VALUE_FIELDS = {
-    types_pb2.DT_FLOAT: ("float_val", np.dtype("<f4")),
-    types_pb2.DT_DOUBLE: ("double_val", np.dtype("<f8")),
-    types_pb2.DT_INT32: ("int_val", np.dtype("<i4")),
-    types_pb2.DT_INT64: ("int64_val", np.dtype("<i8")),
-    types_pb2.DT_BOOL: ("bool_val", np.dtype(np.bool_)),
+    types_pb2.DT_HALF: ("half_val", np.int32, np.dtype(np.float16)),
+    types_pb2.DT_FLOAT: ("float_val", np.float32, np.dtype(np.float32)),
+    types_pb2.DT_DOUBLE: ("double_val", np.float64, np.dtype(np.float64)),
+    types_pb2.DT_INT8: ("int_val", np.int32, np.dtype(np.int8)),
+    types_pb2.DT_INT16: ("int_val", np.int32, np.dtype(np.int16)),
+    types_pb2.DT_INT32: ("int_val", np.int32, np.dtype(np.int32)),
+    types_pb2.DT_INT64: ("int64_val", np.int64, np.dtype(np.int64)),
+    types_pb2.DT_UINT8: ("int_val", np.int32, np.dtype(np.uint8)),
+    types_pb2.DT_UINT16: ("int_val", np.int32, np.dtype(np.uint16)),
+    types_pb2.DT_UINT32: ("uint32_val", np.uint32, np.dtype(np.uint32)),
+    types_pb2.DT_UINT64: ("uint64_val", np.uint64, np.dtype(np.uint64)),
+    types_pb2.DT_BOOL: ("bool_val", np.bool_, np.dtype(np.bool_)),
 }
-
-
-def _decode_common(proto: tensor_pb2.TensorProto) -> np.ndarray | None:
-    """The array of a string or number proto with one value per element.
-
-    Returns None for anything else (unknown rank, negative sizes, other
-    dtypes, value lists shorter than the shape), which `tf.make_ndarray`
-    then decodes or refuses.
-    """
-    if proto.tensor_shape.unknown_rank:
-        return None
-    shape = tuple(d.size for d in proto.tensor_shape.dim)
-    if min(shape, default=0) < 0:
-        return None
-    size = math.prod(shape)
-    if proto.dtype == types_pb2.DT_STRING:
-        if proto.tensor_content or len(proto.string_val) != size:
-            return None
-        array = np.empty(size, dtype=object)
-        array[:] = list(proto.string_val)
-        return array.reshape(shape)
-    field = _VALUE_FIELDS.get(proto.dtype)
-    if field is None:
-        return None
-    name, dtype = field
-    if proto.tensor_content:
-        if len(proto.tensor_content) != size * dtype.itemsize:
-            return None
-        return np.frombuffer(proto.tensor_content, dtype=dtype).reshape(shape)
-    values = getattr(proto, name)
-    if len(values) != size:
-        return None
-    return np.array(list(values), dtype=dtype).reshape(shape)
 
 
 def array_to_tensor(array: np.ndarray) -> tensor_pb2.TensorProto:
@@ -178,13 +256,16 @@ def array_to_tensor(array: np.ndarray) -> tensor_pb2.TensorProto:
 
 
 class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, registry: Registry, executor: futures.Executor):
+    def __init__(
+        self, registry: Registry, executor: futures.Executor, limits: RequestLimits
+    ):
         self._registry = registry
         self._executor = executor
+        self._limits = limits
 
     async def Predict(self, request, context):  # noqa: N802 - the proto's names
         try:
-            return await self._predict(request)
+            return await self._predict(request, context.time_remaining())
         except ServingError as err:
             await context.abort(grpc.StatusCode[err.code.name], err.message)
         except Exception:  # noqa: BLE001 - never a traceback to the client
@@ -194,7 +275,9 @@ class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     async def GetModelMetadata(self, request, context):  # noqa: N802
         return await _answer(context, self._metadata, request)
 
-    async def _predict(self, request: predict_pb2.PredictRequest):
+    async def _predict(
+        self, request: predict_pb2.PredictRequest, client_timeout: float | None
+    ):
         name, version = _model_spec(request.model_spec)
         servable = self._registry.servable(name, version)
         signature = servable.signature(
@@ -202,11 +285,20 @@ class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         )
         spec = signature.spec
         check_input_names(request.inputs.keys(), spec)
+        # Sizes first: nothing is allocated for a request over the limits.
+        check_request_size(
+            {
+                key: tensor_size(proto, spec.inputs[key])
+                for key, proto in request.inputs.items()
+            },
+            self._limits,
+        )
         inputs = {
             key: tensor_to_array(proto, spec.inputs[key])
             for key, proto in request.inputs.items()
         }
         check_inputs(inputs, spec)
+        check_counts(inputs, spec.name, self._limits)
         wanted = list(request.output_filter) or sorted(spec.outputs)
         for key in wanted:
             if key not in spec.outputs:
@@ -214,7 +306,8 @@ class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                     f"Output {key!r} in output_filter is not an output of "
                     f"signature {spec.name!r}: {sorted(spec.outputs)}"
                 )
-        outputs = await self._run(signature.run, inputs)
+        timeouts = [t for t in (self._limits.timeout_s, client_timeout) if t]
+        outputs = await self._run(signature.run, inputs, min(timeouts, default=None))
         response = predict_pb2.PredictResponse()
         response.model_spec.name = servable.name
         response.model_spec.version.value = servable.version
@@ -223,29 +316,41 @@ class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             response.outputs[key].CopyFrom(array_to_tensor(outputs[key]))
         return response
 
-    async def _run(self, run: Callable, inputs) -> dict:
+    async def _run(self, run: Callable, inputs, timeout_s: float | None) -> dict:
         """Runs the model off the event loop: through the batcher's queue when
-        batching is on, else on the executor's threads."""
+        batching is on, else on the executor's threads.
+
+        Raises:
+            ServingError: DEADLINE_EXCEEDED when no answer came within
+                `timeout_s` (a call still queued in the batcher never runs).
+        """
         loop = asyncio.get_running_loop()
         submit = getattr(run, "submit", None)
         if submit is None:
-            return await loop.run_in_executor(self._executor, run, inputs)
-        answer = loop.create_future()
+            answer = loop.run_in_executor(self._executor, run, inputs)
+        else:
+            answer = loop.create_future()
 
-        def done(result, error):
-            def settle():
-                if answer.done():  # The call was cancelled meanwhile.
-                    return
-                if error is not None:
-                    answer.set_exception(error)
-                else:
-                    answer.set_result(result)
+            def done(result, error):
+                def settle():
+                    if answer.done():  # The call was cancelled meanwhile.
+                        return
+                    if error is not None:
+                        answer.set_exception(error)
+                    else:
+                        answer.set_result(result)
 
-            with contextlib.suppress(RuntimeError):  # The loop is closed.
-                loop.call_soon_threadsafe(settle)
+                with contextlib.suppress(RuntimeError):  # The loop is closed.
+                    loop.call_soon_threadsafe(settle)
 
-        submit(inputs, done)
-        return await answer
+            submit(inputs, done, timeout_s)
+        try:
+            return await asyncio.wait_for(answer, timeout_s)
+        except asyncio.TimeoutError:  # Not TimeoutError before Python 3.11.
+            raise ServingError.deadline_exceeded(
+                f"No answer from the model within {timeout_s:g} s (the "
+                "server's deadline or the client's)"
+            ) from None
 
     async def _metadata(self, request: get_model_metadata_pb2.GetModelMetadataRequest):
         name, version = _model_spec(request.model_spec)
@@ -314,6 +419,7 @@ class GrpcServer:
         port: TCP port; 0 for any free port (see `port`).
         max_message_bytes: Largest accepted request message.
         max_workers: Threads running the model when batching is off.
+        limits: The most work one request may ask for.
 
     Raises:
         OSError: When the address cannot be bound.
@@ -326,7 +432,9 @@ class GrpcServer:
         port: int = 8500,
         max_message_bytes: int = 16 << 20,
         max_workers: int = 32,
+        limits: RequestLimits | None = None,
     ):
+        limits = RequestLimits() if limits is None else limits
         self._executor = futures.ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="xent-grpc"
         )
@@ -344,7 +452,7 @@ class GrpcServer:
                 ],
             )
             prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-                _PredictionService(registry, self._executor), server
+                _PredictionService(registry, self._executor, limits), server
             )
             model_service_pb2_grpc.add_ModelServiceServicer_to_server(
                 _ModelService(registry), server

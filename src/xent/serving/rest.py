@@ -30,8 +30,10 @@ from http import HTTPStatus
 
 from google.protobuf import json_format
 
+from xent.serving.batching import Batcher
 from xent.serving.errors import ServingError
 from xent.serving.grpc_server import status_response
+from xent.serving.limits import RequestLimits
 from xent.serving.registry import Registry
 from xent.serving.signatures import decode_predict_request
 from xent.serving.signatures import dumps
@@ -102,6 +104,7 @@ class RestServer:
         max_body_bytes: Largest accepted request body.
         max_connections: Most open connections; more are answered 503.
         idle_timeout_s: An idle keep-alive connection is closed after this.
+        limits: The most work one request may ask for.
 
     Raises:
         OSError: When the address cannot be bound.
@@ -115,8 +118,10 @@ class RestServer:
         max_body_bytes: int = 16 << 20,
         max_connections: int = 512,
         idle_timeout_s: float = 60.0,
+        limits: RequestLimits | None = None,
     ):
         self.registry = registry
+        self.limits = RequestLimits() if limits is None else limits
         self.max_body_bytes = max_body_bytes
         self.max_connections = max_connections
         self.idle_timeout_s = idle_timeout_s
@@ -400,20 +405,24 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if method == "GET" and suffix == "/metadata":
             return 200, dumps(metadata_json(registry, name, version))
         if method == "POST" and suffix == ":predict":
-            return 200, self._predict(registry, name, version, body)
+            return 200, self._predict(name, version, body)
         if method == "POST" and suffix in (":classify", ":regress"):
             raise ServingError.invalid(
                 f"{suffix[1:]} is not supported by this server; use :predict"
             )
         raise ServingError.invalid(f"Malformed request: {method} {path}")
 
-    @staticmethod
-    def _predict(registry: Registry, name: str, version, body: bytes) -> bytes:
-        servable = registry.servable(name, version)
+    def _predict(self, name: str, version: int | None, body: bytes) -> bytes:
+        app = self.server.app
+        servable = app.registry.servable(name, version)
         request = parse_json_body(body)
         signature = servable.signature(request_signature_name(request))
-        decoded = decode_predict_request(request, signature.spec)
-        outputs = signature.run(decoded.inputs)
+        decoded = decode_predict_request(request, signature.spec, app.limits)
+        run = signature.run
+        if isinstance(run, Batcher):
+            outputs = run(decoded.inputs, app.limits.timeout_s)
+        else:  # A call already running cannot be interrupted: no deadline.
+            outputs = run(decoded.inputs)
         return dumps(encode_predict_response(outputs, decoded.row_format))
 
     # ------------------------------------------------------------------

@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 
 from xent.serving.batching import BatchingOptions
+from xent.serving.limits import RequestLimits
 from xent.serving.registry import Registry
 
 __all__ = ["ModelServer", "ServerConfig", "serve"]
@@ -47,6 +48,16 @@ class ServerConfig:
         grace_seconds: How long a stop waits for requests in flight.
         grpc_workers: Threads running the model for gRPC calls when batching
             is off (the calls themselves are answered on one event loop).
+        max_input_elements: Most elements one input of a request may expand
+            to (its shape, TF's repeat-the-last-value shorthand included).
+        max_request_elements: Most elements of all inputs of one request.
+        max_string_bytes: Most bytes of the strings of one request.
+        max_sample_count: Largest value of a scalar integer input named
+            `count` (the GAN export's `sample(count, seed)` signature makes
+            that many images).
+        deadline_seconds: Longest wait of a request for the model (queued
+            requests past it are answered DEADLINE_EXCEEDED, HTTP 504, and
+            never run); 0 for none.
     """
 
     model_base: Path
@@ -59,6 +70,11 @@ class ServerConfig:
     max_body_bytes: int = 16 << 20
     grace_seconds: float = 30.0
     grpc_workers: int = 32
+    max_input_elements: int = RequestLimits.max_input_elements
+    max_request_elements: int = RequestLimits.max_request_elements
+    max_string_bytes: int = RequestLimits.max_string_bytes
+    max_sample_count: int = RequestLimits.max_sample_count
+    deadline_seconds: float = RequestLimits.deadline_s
 
     def __post_init__(self):
         object.__setattr__(self, "model_base", Path(self.model_base))
@@ -81,6 +97,7 @@ class ServerConfig:
             "max_body_bytes": self.max_body_bytes >= 1,
             "grace_seconds": self.grace_seconds >= 0,
             "grpc_workers": self.grpc_workers >= 1,
+            "deadline_seconds": self.deadline_seconds >= 0,
         }
         for arg, ok in positive.items():
             if not ok:
@@ -89,6 +106,18 @@ class ServerConfig:
                     f"Invalid value for argument {arg}. Expected a number "
                     f"{bound}. Received: {getattr(self, arg)!r}"
                 )
+        self.limits  # noqa: B018 - RequestLimits checks the other limits.
+
+    @property
+    def limits(self) -> RequestLimits:
+        """The limits on the work of one request."""
+        return RequestLimits(
+            max_input_elements=self.max_input_elements,
+            max_request_elements=self.max_request_elements,
+            max_string_bytes=self.max_string_bytes,
+            max_sample_count=self.max_sample_count,
+            deadline_s=self.deadline_seconds,
+        )
 
     @property
     def batching(self) -> BatchingOptions:
@@ -148,6 +177,7 @@ class ModelServer:
                     config.host,
                     config.rest_port,
                     max_body_bytes=config.max_body_bytes,
+                    limits=config.limits,
                 )
             if config.grpc_port is not None:
                 self._grpc = GrpcServer(
@@ -156,6 +186,7 @@ class ModelServer:
                     config.grpc_port,
                     max_message_bytes=config.max_body_bytes,
                     max_workers=config.grpc_workers,
+                    limits=config.limits,
                 )
         except OSError:
             if self._rest is not None:

@@ -16,7 +16,9 @@ outputs back into the JSON TensorFlow Serving answers with:
 * `NaN`, `Infinity` and `-Infinity` are accepted and written as such.
 
 Every check raises `ServingError` (INVALID_ARGUMENT, HTTP 400) with a message
-that names the input at fault; nothing here does I/O.
+that names the input at fault, among them the limits of `xent.serving.limits`
+(checked on the shape of the nested lists before they become arrays);
+nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ import numpy as np
 
 from xent.serving.errors import Code
 from xent.serving.errors import ServingError
+from xent.serving.limits import MAX_RANK
+from xent.serving.limits import InputSize
+from xent.serving.limits import RequestLimits
+from xent.serving.limits import check_counts
+from xent.serving.limits import check_request_size
 
 __all__ = [
     "DEFAULT_SIGNATURE",
@@ -207,7 +214,9 @@ def request_signature_name(body: Mapping[str, Any]) -> str:
 # Requests.
 # --------------------------------------------------------------------------
 def decode_predict_request(
-    body: Mapping[str, Any], spec: SignatureSpec
+    body: Mapping[str, Any],
+    spec: SignatureSpec,
+    limits: RequestLimits | None = None,
 ) -> PredictRequest:
     """Turns a REST predict body into arrays checked against `spec`.
 
@@ -215,6 +224,8 @@ def decode_predict_request(
         body: The parsed body, with `instances` (row format) or `inputs`
             (columnar format).
         spec: The signature it is sent to.
+        limits: The most work the request may ask for; `RequestLimits()`
+            by default.
 
     Returns:
         The arrays and the format of the answer.
@@ -222,8 +233,9 @@ def decode_predict_request(
     Raises:
         ServingError: INVALID_ARGUMENT naming the input: missing or unknown
             inputs, values of the wrong type, shapes that do not match the
-            signature, or different batch sizes.
+            signature, different batch sizes, or more than `limits` allow.
     """
+    limits = RequestLimits() if limits is None else limits
     if ("instances" in body) == ("inputs" in body):
         raise ServingError.invalid(
             "Expected exactly one of 'instances' (row format) or 'inputs' "
@@ -231,6 +243,13 @@ def decode_predict_request(
         )
     row_format = "instances" in body
     columns = _row_columns(body, spec) if row_format else _columnar(body, spec)
+    check_request_size(
+        {
+            name: InputSize(_leading_shape(value, name))
+            for name, value in columns.items()
+        },
+        limits,
+    )
     arrays = {
         name: _to_array(value, spec.inputs[name], row_format)
         for name, value in columns.items()
@@ -249,7 +268,14 @@ def decode_predict_request(
                     f"(signature {spec.name!r} takes shape "
                     f"{spec.inputs[name].describe_shape()}, -1: any size)"
                 )
+    strings = {
+        name: InputSize(array.shape, sum(len(v) for v in array.flat))
+        for name, array in arrays.items()
+        if array.dtype == object
+    }
+    check_request_size(strings, limits)
     check_inputs(arrays, spec)
+    check_counts(arrays, spec.name, limits)
     return PredictRequest(arrays, row_format)
 
 
@@ -368,7 +394,7 @@ def _to_array(value: Any, spec: TensorSpec, row_format: bool) -> np.ndarray:
     what = f"Input {spec.name!r}"
     if spec.dtype == "string":
         flat: list[bytes] = []
-        shape = _collect_strings(value, flat, spec.name)
+        shape = _collect_strings(value, flat, spec.name, 0)
         if shape is None:
             raise ServingError.invalid(_ragged(spec.name, row_format))
         array = np.empty(len(flat), dtype=object)
@@ -413,16 +439,48 @@ def _ragged(name: str, row_format: bool) -> str:
     )
 
 
-def _collect_strings(value: Any, flat: list, name: str) -> tuple | None:
+def _leading_shape(value: Any, name: str) -> tuple[int, ...]:
+    """The shape of nested lists, read along their first elements.
+
+    It is the shape of the array they make when they are rectangular (and
+    decoding refuses them when they are not); walking it costs nothing.
+
+    Raises:
+        ServingError: INVALID_ARGUMENT when nested deeper than `MAX_RANK`.
+    """
+    shape: list[int] = []
+    while isinstance(value, list):
+        if len(shape) == MAX_RANK:
+            raise ServingError.invalid(_too_deep(name))
+        shape.append(len(value))
+        if not value:
+            break
+        value = value[0]
+    return tuple(shape)
+
+
+def _too_deep(name: str) -> str:
+    return f"Input {name!r} is nested more than {MAX_RANK} lists deep"
+
+
+def _collect_strings(value: Any, flat: list, name: str, depth: int) -> tuple | None:
     """Appends the strings of nested lists to `flat`; returns their shape.
 
     Returns None for nested lists of different lengths.
     """
     if isinstance(value, str):
-        flat.append(value.encode("utf-8"))
+        try:
+            flat.append(value.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise ServingError.invalid(
+                f"Input {name!r} holds a string that is not valid Unicode (a "
+                'lone surrogate such as \\ud800); send bytes as {"b64": ...}'
+            ) from None
         return ()
     if isinstance(value, list):
-        shapes = {_collect_strings(v, flat, name) for v in value}
+        if depth == MAX_RANK:
+            raise ServingError.invalid(_too_deep(name))
+        shapes = {_collect_strings(v, flat, name, depth + 1) for v in value}
         if len(shapes) > 1 or None in shapes:
             return None
         return (len(value), *(shapes.pop() if shapes else ()))
