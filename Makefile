@@ -64,6 +64,12 @@ GRPC_PORT ?= 8500
 serve: $(STAMP) ## Serve exported models over REST and gRPC (MODEL_BASE=saved_models PORT=8501 GRPC_PORT=8500)
 	$(VENV)/bin/xent serve --model-base '$(MODEL_BASE)' --port $(PORT) --grpc-port $(GRPC_PORT) $(ARGS)
 
+.PHONY: install-chromium
+install-chromium: ## Install headless Chromium (Debian/Ubuntu, as root) for the report page test
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	@(command -v chromium || command -v chromium-browser) && echo "tests/xent/test_report_browser.py will run"
+
 .PHONY: test
 test: $(STAMP) ## Run the fast tests (CI runs these, then test-slow)
 	$(PY) -m pytest -m "not slow" -q

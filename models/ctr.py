@@ -80,7 +80,9 @@ class CTRModelConfig:
     """Architecture of a CTR model; checked when it is made.
 
     Attributes:
-        kind: `lr`, `fm`, `deepfm`, `dcnv2` or `finalmlp`.
+        kind: `lr`, `fm`, `deepfm`, `dcnv2` or `finalmlp`; `auto` lets the
+            CTR task choose among candidates on the validation split
+            (`xent.ctr.selection`), which `build_ctr_model` refuses.
         embedding_dim: Embedding width that the pipeline writes into the
             specs it makes (`dataclasses.replace(spec, embedding_dim=...)`).
             `build_ctr_model` itself reads each spec's `embedding_dim` and
@@ -121,7 +123,7 @@ class CTRModelConfig:
             `FeatureCross` layers (Keras weight regularizers).
     """
 
-    kind: Literal["lr", "fm", "deepfm", "dcnv2", "finalmlp"] = "deepfm"
+    kind: Literal["lr", "fm", "deepfm", "dcnv2", "finalmlp", "auto"] = "deepfm"
     embedding_dim: int = 16
     hidden: tuple[int, ...] = (256, 128)
     cross_layers: int = 3
@@ -140,7 +142,7 @@ class CTRModelConfig:
     l2_dense: float = 0.0
 
     def __post_init__(self):
-        _check_choice("kind", self.kind, KINDS)
+        _check_choice("kind", self.kind, (*KINDS, "auto"))
         check_positive_int("embedding_dim", self.embedding_dim)
         # A list (e.g. from YAML) becomes a tuple, so the config stays hashable.
         if isinstance(self.hidden, (str, bytes)) or not isinstance(
@@ -514,6 +516,11 @@ def build_ctr_model(
         raise ValueError(
             "Invalid value for argument `output_bias`. Expected a finite float "
             f"or None. Received: output_bias={output_bias!r}"
+        )
+    if config.kind not in KINDS:
+        raise ValueError(
+            f"Invalid value for argument `config.kind`. Expected one of {KINDS} "
+            f"(`auto` is resolved by the CTR task). Received: {config.kind!r}"
         )
     categorical = [s for s in specs if not isinstance(s, DenseFeat)]
     if config.kind in ("fm", "deepfm"):

@@ -28,6 +28,7 @@ from xent.ctr import baseline as baseline_lib
 from xent.ctr import features as features_lib
 from xent.ctr import inputs
 from xent.ctr import metrics as ctr_metrics
+from xent.ctr import selection
 from xent.ctr.specs import DenseFeat
 from xent.ctr.synthetic import SyntheticConfig
 from xent.models.ctr import CTRModelConfig
@@ -139,9 +140,53 @@ class CTRTask(SupervisedTask):
     crossed_features = True
 
     def load_inputs(self, config: CTRConfig) -> Prepared:
-        if config.data.source == "synthetic":
-            return inputs.load_synthetic(config)
-        return inputs.load_files(config)
+        if config.model.kind != selection.AUTO:
+            return self._load(config, config.model)
+        return self._select(config)
+
+    def _load(self, config: CTRConfig, model: CTRModelConfig, tried=()) -> Prepared:
+        load = inputs.load_synthetic if config.data.source == "synthetic" else None
+        data = (load or inputs.load_files)(config)
+        state = dataclasses.replace(data.state, model=model, selection=tuple(tried))
+        return dataclasses.replace(data, state=state)
+
+    def _select(self, config: CTRConfig) -> Prepared:
+        """Trains each candidate of `xent.ctr.selection` and keeps the one of
+        best validation AUC (the test split is not used)."""
+        first = self._load(config, dataclasses.replace(config.model, kind="deepfm"))
+        summary = first.summary["feature_processing"].get("categorical", {})
+        tried, best = [], None
+        for candidate in selection.candidates(config, summary):
+            cfg = candidate.config
+            data = (
+                first if cfg.features == config.features else self._load(cfg, cfg.model)
+            )
+            data = dataclasses.replace(
+                data, state=dataclasses.replace(data.state, model=cfg.model)
+            )
+            val_auc, epochs = self._trial(cfg, data)
+            tried.append({"name": candidate.name, "val_auc": val_auc, "epochs": epochs})
+            if best is None or val_auc > best[0]:
+                best = (val_auc, cfg, data)
+        _, cfg, data = best
+        state = dataclasses.replace(data.state, model=cfg.model, selection=tuple(tried))
+        return dataclasses.replace(data, state=state)
+
+    def _trial(self, config: CTRConfig, data: Prepared) -> tuple[float, int]:
+        """Best validation AUC and epochs of one candidate, trained with the
+        run's settings and early stopping on the validation AUC."""
+        keras.utils.set_random_seed(config.train.seed)
+        data = dataclasses.replace(
+            data, features=data.splits.map(lambda s: s.map_inputs(data.preprocessor))
+        )
+        model = self.create_model(config, data)
+        stop = keras.callbacks.EarlyStopping(
+            monitor="val_auc",
+            mode="max",
+            patience=config.train.early_stopping_patience or 2,
+        )
+        history = self.fit(model, config, data, [stop], verbose=0)
+        return float(max(history["val_auc"])), len(history["val_auc"])
 
     def build_model(self, config: CTRConfig, feature_shape, data: Prepared):
         from xent.models.ctr import build_ctr_model
@@ -155,7 +200,7 @@ class CTRTask(SupervisedTask):
         ]
         try:
             return build_ctr_model(
-                specs, config.model, output_bias=_logit(data.state.train_ctr)
+                specs, data.state.model, output_bias=_logit(data.state.train_ctr)
             )
         except ValueError as err:
             raise ConfigError(f"Invalid `model` config: {err}") from None
@@ -216,12 +261,16 @@ class CTRTask(SupervisedTask):
             },
         }
         figures = {
-            **self.render_plots(y, prob, history, data),
-            "ctr_calibration.png": plots.calibration_buckets_png(
-                metrics["calibration_buckets"]
-            ),
+            **plots.render_ctr_plots(y, prob, history, metrics["calibration_buckets"]),
         }
-        return Evaluation(metrics=metrics, plots=figures)
+        sections = {}
+        if state.selection:
+            sections["model_selection"] = {
+                "chosen": max(state.selection, key=lambda c: c["val_auc"])["name"],
+                "metric": "val_auc",
+                "candidates": list(state.selection),
+            }
+        return Evaluation(metrics=metrics, plots=figures, sections=sections)
 
     def _fit_platt(self, model, data: Prepared) -> dict:
         """Platt scaling fitted on the validation split's logits."""

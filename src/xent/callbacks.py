@@ -15,8 +15,12 @@ given, and only once training starts. The layout is the one of the Keras
   `_hparams_/session_end_info`), so the HParams dashboard lists the run; its
   metric columns are the scalars of the two subdirectories.
 
-Models output logits: `loss` is our compile loss and the Keras built-in loss is
-tracked as a metric named `builtin_loss`; `LossGap` logs their difference.
+Models output logits: `loss` is our compile loss plus the model's
+regularization penalties (`model.losses`, e.g. an embedding L2), `data_loss`
+(`build_data_loss_metric`) our loss alone and `builtin_loss` the Keras
+built-in loss, both tracked as metrics on the same batches; `LossGap` logs
+`data_loss - builtin_loss`, like with like (`loss - builtin_loss` where a
+model has no `data_loss` metric).
 
 `read_event_plugins` and `read_event_tags` read event files back (for tests and
 reports).
@@ -43,6 +47,7 @@ from tensorboard.plugins.pr_curve import summary as pr_summary
 
 __all__ = [
     "CONFUSION_MATRIX_TAG",
+    "DATA_LOSS",
     "PR_CURVE_TAG",
     "TASKS",
     "VALIDATION_SUBDIR",
@@ -50,6 +55,7 @@ __all__ = [
     "HParamsLogger",
     "LossGap",
     "PRCurveLogger",
+    "build_data_loss_metric",
     "build_tensorboard_callbacks",
     "confusion_matrix_counts",
     "confusion_matrix_image",
@@ -73,6 +79,9 @@ PR_CURVE_TAG = "pr_curve"
 CONFUSION_MATRIX_TAG = "confusion_matrix"
 """Tag of the confusion-matrix image (plugin `images`), in `VALIDATION_SUBDIR`."""
 
+DATA_LOSS = "data_loss"
+"""Name of the `build_data_loss_metric` metric (`epoch_data_loss` in TensorBoard)."""
+
 VALIDATION_SUBDIR = "validation"
 """The run subdirectory the Keras `TensorBoard` callback writes `val_` logs to."""
 
@@ -86,8 +95,50 @@ _FIGURE_DPI = 100
 # --------------------------------------------------------------------------
 
 
+def build_data_loss_metric(loss: keras.losses.Loss) -> keras.metrics.Metric:
+    """Our loss without the model's regularization penalties, as a metric.
+
+    Keras logs `loss` as the compile loss plus `model.losses` (the
+    regularization penalties), while a metric sees only targets and
+    predictions; this metric averages `loss`'s per-example values (its
+    options, e.g. class weights, included) over the epoch exactly as
+    `builtin_loss` does, so `data_loss - builtin_loss` compares like with
+    like.
+
+    Args:
+        loss: The compile loss (a `keras.losses.Loss`, e.g. from
+            `xent.losses.get`).
+
+    Returns:
+        A `MeanMetricWrapper` named `DATA_LOSS`.
+
+    >>> from xent import losses
+    >>> metric = build_data_loss_metric(losses.get("BinaryCrossentropy"))
+    >>> metric.update_state([[1.0]], [[0.5]])
+    >>> round(float(metric.result()), 4)
+    0.6931
+    """
+    if not isinstance(loss, keras.losses.Loss):
+        raise ValueError(
+            "Invalid value for argument loss. Expected a keras.losses.Loss. "
+            f"Received: loss={loss!r}"
+        )
+
+    def per_example(y_true, y_pred):
+        # As `Loss.__call__` converts its inputs, without its reduction.
+        y_true = keras.ops.convert_to_tensor(y_true, dtype=loss.dtype)
+        y_pred = keras.ops.convert_to_tensor(y_pred, dtype=loss.dtype)
+        return loss.call(y_true, y_pred)
+
+    return keras.metrics.MeanMetricWrapper(per_example, name=DATA_LOSS)
+
+
 def loss_gaps(logs: Mapping[str, Any]) -> dict[str, float]:
-    """`loss - builtin_loss` for the training and validation logs.
+    """`data_loss - builtin_loss` for the training and validation logs.
+
+    Where the logs have no `data_loss` (a model compiled without
+    `build_data_loss_metric`), `loss` stands for it: it includes the
+    regularization penalties, if any.
 
     Args:
         logs: Epoch logs as Keras passes them to callbacks.
@@ -98,13 +149,15 @@ def loss_gaps(logs: Mapping[str, Any]) -> dict[str, float]:
 
     >>> loss_gaps({"loss": 0.5, "builtin_loss": 0.25, "val_loss": 0.5})
     {'loss_gap': 0.25}
+    >>> loss_gaps({"loss": 0.6, "data_loss": 0.25, "builtin_loss": 0.25})
+    {'loss_gap': 0.0}
     """
     gaps = {}
     for prefix in ("", "val_"):
-        loss = logs.get(f"{prefix}loss")
+        ours = logs.get(f"{prefix}{DATA_LOSS}", logs.get(f"{prefix}loss"))
         builtin = logs.get(f"{prefix}builtin_loss")
-        if loss is not None and builtin is not None:
-            gaps[f"{prefix}loss_gap"] = float(loss) - float(builtin)
+        if ours is not None and builtin is not None:
+            gaps[f"{prefix}loss_gap"] = float(ours) - float(builtin)
     return gaps
 
 

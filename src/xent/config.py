@@ -238,7 +238,9 @@ def load_config(
 
     Args:
         cls: The config dataclass.
-        defaults: The task's YAML file with its defaults.
+        defaults: The task's YAML file with its defaults (and its
+            `profiles`: defaults that apply when the resolved config has
+            given values, see `PROFILES_KEY`).
         path: Optional user YAML file; its keys replace the defaults (sections
             are merged key by key).
         overrides: `key.sub=value` strings applied last.
@@ -250,10 +252,51 @@ def load_config(
         ConfigError: With the file, key or value at fault.
     """
     data = read_yaml(defaults)
-    if path is not None:
-        data = _merge(data, read_yaml(path))
-    data = apply_overrides(data, overrides)
+    profiles = _profiles(data.pop(PROFILES_KEY, []), defaults)
+    user = read_yaml(path) if path is not None else {}
+    resolved = apply_overrides(_merge(data, user), overrides)
+    if profiles:
+        # Keys the files leave out have the dataclass defaults.
+        resolved = _merge(to_dict(cls()), resolved)
+    for profile in profiles:
+        if _matches(profile["when"], resolved):
+            data = _merge(data, profile["set"])
+    data = apply_overrides(_merge(data, user), overrides)
     return from_dict(cls, data)
+
+
+PROFILES_KEY = "profiles"
+"""A defaults file's list of `{when: {dotted.key: value}, set: {...}}`: the
+`set` values replace the file's defaults (under the user's file and
+overrides) when every `when` key has that value in the resolved config, e.g.
+the CTR task's settings for its synthetic log."""
+
+
+def _profiles(profiles, defaults) -> list[dict]:
+    if not isinstance(profiles, list) or not all(
+        isinstance(p, dict)
+        and set(p) == {"when", "set"}
+        and isinstance(p["when"], dict)
+        and isinstance(p["set"], dict)
+        for p in profiles
+    ):
+        raise ConfigError(
+            f"Invalid `{PROFILES_KEY}` in {defaults}: expected a list of "
+            "{when: {key: value}, set: {...}}"
+        )
+    return profiles
+
+
+def _matches(when: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
+    for dotted, expected in when.items():
+        node: Any = data
+        for key in dotted.split("."):
+            if not isinstance(node, Mapping) or key not in node:
+                return False
+            node = node[key]
+        if node != expected:
+            return False
+    return True
 
 
 def _merge(base: dict, update: dict) -> dict:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import precision_recall_curve
 from sklearn.metrics import roc_curve
@@ -27,12 +28,15 @@ from xent import evaluation
 
 __all__ = [
     "BINARY_PLOTS",
+    "CTR_PLOTS",
     "MULTICLASS_PLOTS",
     "Curve",
     "Panel",
     "calibration_buckets_png",
     "message_png",
     "png_bytes",
+    "gain_png",
+    "render_ctr_plots",
     "render_plots",
     "training_curves_png",
 ]
@@ -48,6 +52,15 @@ BINARY_PLOTS = (
 
 MULTICLASS_PLOTS = ("confusion_matrix.png", "calibration.png", "training_curves.png")
 """File names `render_plots` returns for a multiclass task, in display order."""
+
+CTR_PLOTS = (
+    "roc.png",
+    "ctr_calibration.png",
+    "gain.png",
+    "pr.png",
+    "training_curves.png",
+)
+"""File names `render_ctr_plots` returns, in display order."""
 
 _DPI = 100
 # Confusion-matrix plots stop annotating cells / labelling ticks beyond these.
@@ -176,6 +189,14 @@ def _calibration_png(curve: dict[str, Any], title: str, xlabel: str) -> bytes:
     return png_bytes(fig)
 
 
+def _two_five_label(value: float, _: Any) -> str:
+    """A log axis' minor tick label: `"0.2"`, `"0.05"`, ..., else `""`."""
+    if value <= 0:
+        return ""
+    digit = round(value / 10 ** math.floor(math.log10(value)))
+    return f"{value:g}" if digit in (2, 5) else ""
+
+
 def calibration_buckets_png(buckets: Mapping[str, Sequence[float]]) -> bytes:
     """Bucketed calibration plot (log-log): mean predicted vs observed CTR.
 
@@ -196,10 +217,16 @@ def calibration_buckets_png(buckets: Mapping[str, Sequence[float]]) -> bytes:
     ax.plot(pred, np.maximum(obs, floor), marker="o", label="model")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        # Plain numbers (0.05, not 5x10^-2); of the minor ticks only 2 and 5
+        # are labelled, so that labels do not overlap.
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(FuncFormatter(_two_five_label))
     ax.set_xlabel("mean predicted CTR (equal-count buckets)")
     ax.set_ylabel("observed CTR")
     ax.set_title("Calibration by bucket")
     ax.legend(loc="upper left")
+    ax.grid(alpha=0.3, which="both")
     return png_bytes(fig)
 
 
@@ -416,5 +443,99 @@ def render_plots(
         "calibration.png": _calibration_png(
             curve, "Top-label reliability diagram", "Top-label confidence"
         ),
+        "training_curves.png": training_curves_png(series),
+    }
+
+
+def gain_png(y_true: Any, prob: Any, bins: int = 10) -> bytes:
+    """Cumulative gain and lift of ranking by predicted probability.
+
+    Top: the share of all positives (clicks) found in the top x% of rows
+    ranked by predicted probability, against random ranking (the diagonal)
+    and a perfect one. Bottom: the lift of each of `bins` equal-count slices
+    of that ranking (its positive rate over the overall rate).
+
+    Args:
+        y_true: {0, 1} labels, `[n]`.
+        prob: Predicted probabilities of class 1, `[n]`.
+        bins: Slices of the lift bars (deciles by default).
+
+    Returns:
+        PNG bytes (a placeholder with a message without positives).
+    """
+    y = np.asarray(y_true, dtype=np.float64).reshape(-1)
+    p = np.asarray(prob, dtype=np.float64).reshape(-1)
+    positives = float(y.sum())
+    if y.size == 0 or positives <= 0:
+        return message_png("Cumulative gain", "Undefined: y_true holds no positive.")
+    order = np.argsort(-p, kind="stable")
+    ranked = y[order]
+    share = np.arange(0, y.size + 1) / y.size
+    gain = np.concatenate([[0.0], np.cumsum(ranked)]) / positives
+    rate = positives / y.size
+    fig = Figure(figsize=(5, 6.5), layout="constrained")
+    top, bottom = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3, 2]})
+    top.plot(100 * share, 100 * gain, lw=2, label="model")
+    top.plot([0, 100], [0, 100], ls="--", color="grey", lw=1, label="random")
+    top.plot(
+        [0, 100 * rate, 100], [0, 100, 100], ls=":", color="0.4", lw=1, label="perfect"
+    )
+    top.set(
+        xlabel="Top rows by predicted probability (%)",
+        ylabel="Positives found (%)",
+        title="Cumulative gain",
+        xlim=(0, 100),
+        ylim=(0, 101),
+    )
+    top.legend(loc="lower right")
+    top.grid(alpha=0.3)
+    slices = np.array_split(ranked, bins)
+    lifts = [s.mean() / rate if s.size else 0.0 for s in slices]
+    bottom.bar(np.arange(1, len(lifts) + 1), lifts, color="C0", alpha=0.8)
+    bottom.axhline(1.0, ls="--", color="grey", lw=1)
+    bottom.set(
+        xlabel=f"Slice of the ranking (1 = top {100 / bins:.0f}%)",
+        ylabel="Lift",
+        title="Lift by slice",
+    )
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+    bottom.grid(alpha=0.3, axis="y")
+    return png_bytes(fig)
+
+
+def render_ctr_plots(
+    y_true: Any,
+    prob: Any,
+    history: Mapping[str, Sequence[float]] | None,
+    calibration_buckets: Mapping[str, Sequence[float]],
+) -> dict[str, bytes]:
+    """The CTR report's plots: ranking, calibration on log axes, gain/lift.
+
+    Unlike `render_plots("binary", ...)` there is no confusion matrix at
+    threshold 0.5 (clicks are rare: the threshold means nothing) and the
+    calibration plot is the equal-count bucket plot on log axes
+    (`calibration_buckets_png`), not the equal-width reliability diagram.
+
+    Args:
+        y_true: {0, 1} clicks, `[n]`.
+        prob: Predicted click probabilities, `[n]`.
+        history: As in `render_plots`.
+        calibration_buckets: `xent.ctr.metrics.calibration_buckets`'s dict.
+
+    Returns:
+        PNG bytes keyed by the file names of `CTR_PLOTS`, in that order.
+
+    Raises:
+        ValueError: If the labels, probabilities or history are invalid.
+    """
+    series = _history_series(history)
+    metrics = evaluation.binary_metrics(y_true, prob)  # Also validates.
+    y = np.asarray(y_true).reshape(-1).astype(np.int64)
+    p = np.asarray(prob, dtype=np.float64).reshape(-1)
+    return {
+        "roc.png": _roc_png(y, p, metrics["auc"]),
+        "ctr_calibration.png": calibration_buckets_png(calibration_buckets),
+        "gain.png": gain_png(y, p),
+        "pr.png": _pr_png(y, p, metrics["pr_auc"], metrics["positive_rate"]),
         "training_curves.png": training_curves_png(series),
     }

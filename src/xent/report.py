@@ -52,6 +52,7 @@ __all__ = [
     "calibration_buckets_png",
     "render_html",
     "render_plots",
+    "render_summary",
     "to_jsonable",
 ]
 
@@ -71,7 +72,40 @@ _HIGHER_IS_BETTER = frozenset(
         "weighted_f1",
     }
 )
-_LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece"})
+_LOWER_IS_BETTER = frozenset(
+    {
+        "log_loss",
+        "brier",
+        "ece",
+        "normalized_entropy",
+        "expected_log_loss",
+        "excess_log_loss",
+        "excess_log_loss_pct",
+    }
+)
+_HIGHER_IS_BETTER = _HIGHER_IS_BETTER | {"gauc"}
+_CLOSEST_TO_ONE = frozenset({"calibration"})
+# Numbers of a metrics dict that describe a model rather than measure it: not
+# rows of the metrics table (`train_rows` is stated in the note).
+_NOT_METRICS = frozenset({"train_rows"})
+# CTR reports lead with the metrics CTR work is judged by.
+_CTR_METRIC_ORDER = (
+    "auc",
+    "log_loss",
+    "normalized_entropy",
+    "calibration",
+    "gauc",
+    "excess_log_loss_pct",
+    "excess_log_loss",
+    "expected_log_loss",
+    "bayes_log_loss",
+    "oracle_auc",
+    "oracle_log_loss",
+    "observed_ctr",
+    "mean_predicted_ctr",
+    "gauc_groups",
+    "rows",
+)
 _METRIC_ORDER = (
     "auc",
     "pr_auc",
@@ -111,6 +145,41 @@ _METRIC_LABELS = {
     "positive_rate": "Positive rate",
     "n_classes": "Classes",
     "n": "Test samples",
+    "normalized_entropy": "Normalized entropy",
+    "calibration": "Calibration (predicted / observed CTR)",
+    "gauc": "GAUC",
+    "gauc_groups": "GAUC groups",
+    "observed_ctr": "Observed CTR",
+    "mean_predicted_ctr": "Mean predicted CTR",
+    "bayes_log_loss": "Bayes log loss (nats)",
+    "expected_log_loss": "Expected log loss (nats)",
+    "excess_log_loss": "Excess log loss (nats)",
+    "excess_log_loss_pct": "Excess over Bayes (%)",
+    "oracle_auc": "Oracle ROC AUC",
+    "oracle_log_loss": "Oracle log loss (nats)",
+    "rows": "Test rows",
+}
+# Captions of the plots a run writes, by file name.
+_CAPTIONS = {
+    "roc.png": "ROC curve",
+    "pr.png": "Precision-recall curve",
+    "calibration.png": "Reliability diagram",
+    "ctr_calibration.png": "Calibration: equal-count buckets, log axes",
+    "gain.png": "Cumulative gain and lift",
+    "confusion_matrix.png": "Confusion matrix",
+    "training_curves.png": "Training curves",
+    "samples.png": "Generated samples",
+    "real_images.png": "Real test images",
+    "interpolation.png": "Latent interpolation",
+    "class_coverage.png": "Class coverage of generated images",
+}
+# The model settings a CTR report's title names, per `config.model.kind`.
+_CTR_MODEL_SETTINGS = {
+    "lr": ("l2_embedding",),
+    "fm": ("embedding_dim", "l2_embedding"),
+    "deepfm": ("embedding_dim", "hidden", "dropout", "l2_embedding"),
+    "dcnv2": ("embedding_dim", "cross_layers", "hidden", "l2_embedding"),
+    "finalmlp": ("embedding_dim", "mlp1_hidden", "mlp2_hidden", "l2_embedding"),
 }
 _DIGITS = 4
 # The column of the trained model in the metrics table.
@@ -269,9 +338,14 @@ def _metrics_section(report: Mapping[str, Any]) -> str:
     keys: list[str] = []
     for metrics in columns.values():
         for key, value in metrics.items():
-            if (_is_number(value) or value is None) and key not in keys:
+            if (
+                (_is_number(value) or value is None)
+                and key not in keys
+                and key not in _NOT_METRICS
+            ):
                 keys.append(key)
-    order = {k: i for i, k in enumerate(_METRIC_ORDER)}
+    ctr = report.get("task") == "ctr"
+    order = {k: i for i, k in enumerate(_CTR_METRIC_ORDER if ctr else _METRIC_ORDER)}
     keys.sort(key=lambda k: order.get(k, len(order)))
     rows = []
     for key in keys:
@@ -286,6 +360,8 @@ def _metrics_section(report: Mapping[str, Any]) -> str:
             best = max(shown)
         elif shown and len(columns) > 1 and key in _LOWER_IS_BETTER:
             best = min(shown)
+        elif shown and len(columns) > 1 and key in _CLOSEST_TO_ONE:
+            best = min(shown, key=lambda v: abs(v - 1.0))
         cells = [f"<th>{_e(_METRIC_LABELS.get(key, key))}</th>"]
         for v in values:
             is_best = (
@@ -299,27 +375,58 @@ def _metrics_section(report: Mapping[str, Any]) -> str:
         rows.append(cells)
     table = _table(["Metric", *(_e(name) for name in columns)], rows)
     note = _dict(report.get("html")).get("metrics_note")
-    note_html = (
-        _e(note)
-        if isinstance(note, str)
-        else "Bold: the best value in each row (higher is better, "
-        "except log loss, Brier score and ECE). Thresholded metrics predict the "
-        "positive class when the probability is at least the threshold. ECE: "
-        "expected calibration error over 15 equal-width confidence bins. Log "
-        "losses are in nats. Baselines are scikit-learn models with default "
-        "hyperparameters fitted on the training split."
-    )
+    if isinstance(note, str):
+        note_html = _e(note)
+    elif ctr:
+        note_html = _CTR_NOTE
+    else:
+        note_html = (
+            "Bold: the best value in each row (higher is better, "
+            "except log loss, Brier score and ECE). Thresholded metrics predict "
+            "the positive class when the probability is at least the threshold. "
+            "ECE: expected calibration error over 15 equal-width confidence "
+            "bins. Log losses are in nats. Baselines are scikit-learn models "
+            "with default hyperparameters fitted on the training split."
+        )
+    trained = [
+        f"{_e(name)} was fitted on {_fmt(m['train_rows'])} training rows"
+        for name, m in columns.items()
+        if _is_number(m.get("train_rows"))
+    ]
+    if trained:
+        note_html += " The baseline " + "; ".join(trained) + "."
     return (
         "<section><h2>Metrics (test split)</h2>"
         f'{table}<p class="note">{note_html}</p></section>'
     )
 
 
+_CTR_NOTE = (
+    "Bold: the best value in each row. ROC AUC: ranking quality; GAUC: the "
+    "ROC AUC within each group of the group field (e.g. user), weighted by "
+    "impressions; both higher is better. Log loss (nats) and normalized "
+    "entropy (log loss over the entropy of the training CTR; below 1 beats "
+    "always predicting the base rate): lower is better. Calibration: mean "
+    "predicted over observed CTR, best at 1. Where the true click "
+    "probabilities are known (the synthetic log), the excess log loss is "
+    "the model's log loss above the Bayes log loss no model can beat."
+)
+
+
 def _class_balance(counts: Mapping[str, Any]) -> str:
+    """`name: count (share%)` per class; shares alone if given as fractions."""
     numbers = {k: v for k, v in counts.items() if _is_number(v)}
     total = sum(float(v) for v in numbers.values())
+    fractions = (
+        bool(numbers)
+        and abs(total - 1.0) < 1e-6
+        and any(not float(v).is_integer() for v in numbers.values())
+    )
     parts = []
     for name, count in numbers.items():
+        if fractions:
+            parts.append(f"{_e(name)}: {100 * float(count):.1f}%")
+            continue
         share = f" ({100 * float(count) / total:.1f}%)" if total > 0 else ""
         parts.append(f"{_e(name)}: {_fmt(count)}{share}")
     return " &middot; ".join(parts) if parts else "&mdash;"
@@ -328,6 +435,7 @@ def _class_balance(counts: Mapping[str, Any]) -> str:
 def _data_section(report: Mapping[str, Any]) -> str:
     dataset = _dict(report.get("dataset"))
     splits = _dict(dataset.get("rows"))
+    balances = _dict(dataset.get("class_balance"))
     parts = []
     if splits:
         rows = []
@@ -336,7 +444,8 @@ def _data_section(report: Mapping[str, Any]) -> str:
                 n = info.get("n")
                 balance = _class_balance(_dict(info.get("class_counts")))
             else:
-                n, balance = info, "&mdash;"
+                n = info
+                balance = _class_balance(_dict(balances.get(split)))
             rows.append(
                 [
                     f"<th>{_e(split)}</th>",
@@ -473,11 +582,14 @@ def _cross_entropy_section(report: Mapping[str, Any]) -> str:
 
 
 def _images_section(images: Mapping[str, str]) -> str:
-    figures = [
-        f'<figure><img src="{_e(name)}" alt="{_e(caption)}">'
-        f"<figcaption>{_e(caption)}</figcaption></figure>"
-        for name, caption in images.items()
-    ]
+    figures = []
+    for name, caption in images.items():
+        if caption == name:  # No caption given: the plot's own.
+            caption = _CAPTIONS.get(name, caption)
+        figures.append(
+            f'<figure><img src="{_e(name)}" alt="{_e(caption)}">'
+            f"<figcaption>{_e(caption)}</figcaption></figure>"
+        )
     if not figures:
         return ""
     return "<section><h2>Plots</h2>" + "".join(figures) + "</section>"
@@ -558,6 +670,39 @@ def _footer(report: Mapping[str, Any]) -> str:
     return f"<footer>{created_html}{config}</footer>"
 
 
+def _ctr_model(report: Mapping[str, Any]) -> str:
+    """`"fm (embedding_dim 4, l2_embedding 1e-05), batch 2048, lr 0.005"`:
+    the CTR model and its main settings, from `config`."""
+    config = _dict(report.get("config"))
+    model = _dict(config.get("model"))
+    kind = model.get("kind")
+    if not kind:
+        return _MODEL_NAME
+    settings = [
+        f"{key} {_setting(model[key])}"
+        for key in _CTR_MODEL_SETTINGS.get(str(kind), ())
+        if key in model
+    ]
+    train = _dict(config.get("train"))
+    if config.get("calibration") not in (None, "none"):
+        settings.append(f"{config['calibration']} calibration")
+    text = f"{kind} ({', '.join(settings)})" if settings else str(kind)
+    extra = [
+        f"{label} {_setting(train[key])}"
+        for key, label in (("batch_size", "batch"), ("learning_rate", "lr"))
+        if key in train
+    ]
+    return ", ".join([text, *extra])
+
+
+def _setting(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_setting(v) for v in value) + "]"
+    return str(value)
+
+
 def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
     """Render a standalone HTML page for an evaluation report.
 
@@ -589,11 +734,14 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
         )
     task = report.get("task")
     dataset = _dict(report.get("dataset")).get("name")
-    model = _MODEL_NAME
-    title = _dict(report.get("html")).get("title") or " — ".join(
-        ["Evaluation report"]
+    model = _ctr_model(report) if task == "ctr" else _MODEL_NAME
+    default_title = (
+        ["CTR report", *(str(x) for x in (dataset, model) if x)]
+        if task == "ctr"
+        else ["Evaluation report"]
         + [str(x) for x in (dataset, task and f"{task} classification") if x]
     )
+    title = _dict(report.get("html")).get("title") or " — ".join(default_title)
     subtitle = " &middot; ".join(
         f"{label}: <strong>{_e(value)}</strong>"
         for label, value in (("Task", task), ("Dataset", dataset), ("Model", model))
@@ -617,4 +765,138 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
         f"<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+# --------------------------------------------------------------------------
+# Terminal summary.
+# --------------------------------------------------------------------------
+
+# Per task: the key test metrics `(key, label, better)` shown at the end of a
+# run, the first one deciding which baseline is the best. `better` is "max",
+# "min" or "one" (closest to 1 is best).
+_SUMMARY_METRICS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "binary": (
+        ("auc", "ROC AUC", "max"),
+        ("log_loss", "log loss (nats)", "min"),
+        ("accuracy", "accuracy @ 0.5", "max"),
+    ),
+    "multiclass": (
+        ("accuracy", "accuracy", "max"),
+        ("log_loss", "log loss (nats)", "min"),
+    ),
+    "ctr": (
+        ("auc", "ROC AUC", "max"),
+        ("log_loss", "log loss (nats)", "min"),
+        ("normalized_entropy", "normalized entropy", "min"),
+        ("calibration", "calibration (pred/obs)", "one"),
+        ("gauc", "GAUC", "max"),
+        ("excess_log_loss_pct", "excess over Bayes (%)", "min"),
+    ),
+    "gan": (
+        ("frechet_ratio", "Frechet ratio (goal <= 2)", "min"),
+        ("classes_covered", "classes covered (>= 5%)", "max"),
+        ("min_class_fraction", "rarest class share", "max"),
+    ),
+}
+_COVERED_SHARE = 0.05
+"""A class is covered when at least this share of generated images is in it."""
+
+
+def _summary_values(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The metrics with the derived summary values (`classes_covered`)."""
+    values = dict(metrics)
+    coverage = _dict(metrics.get("class_coverage"))
+    shares = [float(v) for v in coverage.values() if _is_number(v)]
+    if shares:
+        covered = sum(share >= _COVERED_SHARE for share in shares)
+        values["classes_covered"] = f"{covered}/{len(shares)}"
+        values["_classes_covered"] = covered
+    return values
+
+
+def _best_baseline(
+    baselines: Mapping[str, Any], key: str, better: str
+) -> tuple[str, Mapping[str, Any]] | None:
+    """The baseline with the best `key` (the first one if none has it)."""
+    candidates = [
+        (str(name), _summary_values(m))
+        for name, m in baselines.items()
+        if isinstance(m, Mapping)
+    ]
+    if not candidates:
+        return None
+    scored = [(name, m) for name, m in candidates if _num(m, key) is not None]
+    if not scored:
+        return candidates[0]
+    pick = max if better == "max" else min
+    return pick(scored, key=lambda item: _num(item[1], key))
+
+
+def _summary_cell(value: Any) -> str:
+    if _is_number(value) and not isinstance(value, (bool, np.bool_)):
+        if isinstance(value, (int, np.integer)):
+            return str(int(value))
+        return f"{float(value):.{_DIGITS}f}" if math.isfinite(value) else "-"
+    return "-" if value is None else str(value)
+
+
+def render_summary(report: Mapping[str, Any]) -> str:
+    """The key test metrics of a run beside its best baseline, as plain text.
+
+    The terminal's last word on a run (the runner prints it before the
+    paths). The metrics are the task's headline ones: binary ROC AUC, log
+    loss and accuracy; multiclass accuracy and log loss; CTR ROC AUC, log
+    loss, normalized entropy, calibration, GAUC and, for a synthetic log
+    whose true click probabilities are known, the excess log loss over the
+    Bayes log loss in %; GAN the Frechet ratio and the class coverage. The
+    baseline shown is the best one on the first of them; a `*` marks the
+    better value of each comparable row.
+
+    >>> print(render_summary({"task": "multiclass",
+    ...     "metrics": {"test": {"accuracy": 0.9, "log_loss": 0.31}},
+    ...     "baseline": {"logistic_regression": {"accuracy": 0.95,
+    ...                                          "log_loss": 0.2}}}))
+    test metrics      model    logistic_regression
+    accuracy          0.9000   0.9500 *
+    log loss (nats)   0.3100   0.2000 *
+
+    Args:
+        report: The `report.json` dict (see the module docstring).
+
+    Returns:
+        The table, one line per metric (no trailing newline); `""` when the
+        report has no test metrics of a known task.
+    """
+    specs = _SUMMARY_METRICS.get(str(report.get("task")), ())
+    model = _summary_values(_test_metrics(report))
+    rows = [spec for spec in specs if spec[0] in model]
+    if not rows:
+        return ""
+    key, _, better = rows[0]
+    baseline = _best_baseline(_dict(report.get("baseline")), key, better)
+    header = ["test metrics", _MODEL_NAME] + ([baseline[0]] if baseline else [])
+    table = [header]
+    for key, label, better in rows:
+        ours = model.get(key)
+        cells = [label, _summary_cell(ours)]
+        if baseline is not None:
+            theirs = baseline[1].get(key)
+            cells.append(_summary_cell(theirs))
+            a = _num(model, f"_{key}") if key == "classes_covered" else _num(model, key)
+            b = (
+                _num(baseline[1], f"_{key}")
+                if key == "classes_covered"
+                else _num(baseline[1], key)
+            )
+            if better == "one" and a is not None and b is not None:
+                a, b = -abs(a - 1.0), -abs(b - 1.0)
+            if a is not None and b is not None and a != b:
+                wins = (a > b) == (better != "min")
+                cells[1 + (0 if wins else 1)] += " *"
+        table.append(cells)
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return "\n".join(
+        "   ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
+        for row in table
     )

@@ -430,11 +430,23 @@ def _run(
             f"{report['training']['weights_sha256']}"
         )
     if dist.is_chief:
+        _log_result(report, log)
         log(f"run dir: {run_path}")
         log(f"report:  {report_path}")
+        log(f"page:    {run_path / 'report.html'}")
         if export_path is not None:
             log(f"export:  {export_path}")
     return RunResult(run_path, report_path, export_path, report)
+
+
+def _log_result(report: dict, log: Callable[[str], None]) -> None:
+    """Logs the key test metrics beside the best baseline (`render_summary`)."""
+    summary = report_lib.render_summary(report)
+    if summary:
+        log("")
+        for line in summary.splitlines():
+            log(line)
+        log("")
 
 
 def _callbacks(

@@ -119,13 +119,21 @@ class SupervisedTask:
         return dataclasses.replace(data, features=features)
 
     def create_model(self, config, data: Prepared) -> keras.Model:
+        from xent import callbacks as callbacks_lib
+
         model = self.build_model(config, data.features.train.feature_shape(), data)
         train = config.train
         single = train.strategy == "default"
+        loss = self.build_losses(config, data)
         model.compile(
             optimizer=_optimizer(train),
-            loss=self.build_losses(config, data),
-            metrics=self.build_metrics(config, data),
+            loss=loss,
+            # `data_loss`: the loss without regularization penalties, so that
+            # `loss_gap` compares it with the built-in on the same batches.
+            metrics=[
+                callbacks_lib.build_data_loss_metric(loss),
+                *self.build_metrics(config, data),
+            ],
             steps_per_execution=train.steps_per_execution if single else 1,
             jit_compile=train.jit_compile if single else False,
         )

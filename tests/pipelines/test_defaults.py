@@ -24,7 +24,9 @@ def test_task_yaml_repeats_no_dataclass_default(name):
     defaults = task.config_class()
     plain = config_lib.to_dict(defaults)
     repeated = []
-    for where, value in _leaves(config_lib.read_yaml(task.defaults)):
+    data = config_lib.read_yaml(task.defaults)
+    profiles = data.pop(config_lib.PROFILES_KEY, [])
+    for where, value in _leaves(data):
         if where == "task":
             continue
         node = plain
@@ -33,6 +35,17 @@ def test_task_yaml_repeats_no_dataclass_default(name):
         if node == value:
             repeated.append(where)
     assert not repeated, f"{task.defaults.name} repeats the defaults of {repeated}"
+    # A profile holds only what differs from the file's own defaults.
+    base = config_lib.to_dict(config_lib.from_dict(task.config_class, data))
+    for profile in profiles:
+        for where, value in _leaves(profile["set"]):
+            assert base_value(base, where) != value, where
+
+
+def base_value(config: dict, dotted: str):
+    for key in dotted.split("."):
+        config = config[key]
+    return config
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))

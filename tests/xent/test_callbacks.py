@@ -320,3 +320,31 @@ def test_gan_gets_no_task_logger(tmp_path):
         "TensorBoard",
         "HParamsLogger",
     ]
+
+
+def test_data_loss_gap_is_zero_with_an_l2_penalty(tmp_path):
+    """A tiny CTR model with an embedding L2: `loss` includes the penalty,
+    `data_loss` does not and equals the built-in loss on the same batches."""
+    from tests.pipelines.conftest import TINY_CTR
+    from tests.pipelines.conftest import load_task
+    from xent.callbacks import DATA_LOSS
+
+    overrides = TINY_CTR + ["train.epochs=1", "model.l2_embedding=0.01"]
+    task, config = load_task("ctr", overrides)
+    keras.utils.set_random_seed(0)
+    data = task.build_inputs(config)
+    model = task.create_model(config, data)
+    logs = {}
+
+    class Keep(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, epoch_logs=None):
+            logs.update(epoch_logs)
+
+    task.fit(model, config, data, [LossGap(), Keep()], verbose=0)
+    for prefix in ("", "val_"):
+        penalty = logs[f"{prefix}loss"] - logs[f"{prefix}{DATA_LOSS}"]
+        assert penalty > 1e-4, logs
+        assert abs(logs[f"{prefix}loss_gap"]) < 1e-6, logs
+        np.testing.assert_allclose(
+            logs[f"{prefix}{DATA_LOSS}"], logs[f"{prefix}builtin_loss"], atol=1e-6
+        )

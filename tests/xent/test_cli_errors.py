@@ -74,9 +74,7 @@ def test_predict_data_or_out_naming_a_directory(export_dir, tmp_path):
     _assert_one_line_error(result, "predict", "--data", str(tmp_path), "directory")
     out_dir = tmp_path / "outdir"
     out_dir.mkdir()
-    result = _xent(
-        "predict", "--model", export_dir, "--data", good, "--out", out_dir
-    )
+    result = _xent("predict", "--model", export_dir, "--data", good, "--out", out_dir)
     _assert_one_line_error(result, "predict", "--out", str(out_dir), "directory")
     assert list(out_dir.iterdir()) == []
 

@@ -83,3 +83,39 @@ def test_exponent_without_a_dot_is_a_number_not_a_string():
             TASKS["binary"].defaults,
             overrides=["train.learning_rate=fast"],
         )
+
+
+def test_a_profile_applies_when_the_resolved_config_matches(tmp_path):
+    import dataclasses as dc
+
+    @dc.dataclass(frozen=True)
+    class Data:
+        source: str = "synthetic"
+
+    @dc.dataclass(frozen=True)
+    class Train:
+        epochs: int = 3
+        batch_size: int = 32
+
+    @dc.dataclass(frozen=True)
+    class Config:
+        data: Data = Data()
+        train: Train = Train()
+
+    defaults = tmp_path / "d.yaml"
+    defaults.write_text(
+        "train: {epochs: 5}\n"
+        "profiles:\n"
+        "  - when: {data.source: synthetic}\n"
+        "    set: {train: {epochs: 9, batch_size: 64}}\n"
+    )
+    # The dataclass default source is `synthetic`: the profile applies.
+    assert config_lib.load_config(Config, defaults).train == Train(9, 64)
+    # Another source: the file's defaults; the user's values beat a profile.
+    other = config_lib.load_config(Config, defaults, overrides=["data.source=f.csv"])
+    assert other.train == Train(5, 32)
+    mine = config_lib.load_config(Config, defaults, overrides=["train.epochs=1"])
+    assert mine.train == Train(1, 64)
+    defaults.write_text("profiles: {when: 1}\n")
+    with pytest.raises(config_lib.ConfigError, match="profiles"):
+        config_lib.load_config(Config, defaults)

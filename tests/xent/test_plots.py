@@ -107,3 +107,21 @@ def test_training_curves_png_with_panels_skips_missing_series():
     _assert_png(plots.training_curves_png(HISTORY))
     with pytest.raises(ValueError, match="history"):
         plots.training_curves_png(["loss"])
+
+
+def test_render_ctr_plots_has_gain_and_log_calibration_but_no_confusion(
+    binary_data,
+):
+    y, p = binary_data
+    buckets = {"mean_predicted": [0.1, 0.3], "observed": [0.12, 0.28], "count": [5, 5]}
+    images = plots.render_ctr_plots(y, p, HISTORY, buckets)
+    assert tuple(images) == plots.CTR_PLOTS
+    assert "confusion_matrix.png" not in images
+    assert "calibration.png" not in images
+    for png in images.values():
+        _assert_png(png)
+
+
+def test_gain_png_is_a_placeholder_without_positives():
+    _assert_png(plots.gain_png(np.zeros(10), np.linspace(0, 1, 10)))
+    _assert_png(plots.gain_png(np.array([1, 0, 1]), np.array([0.9, 0.1, 0.8]), 2))

@@ -226,3 +226,147 @@ def test_render_html_reads_the_task_title_note_and_bad_rows():
     assert "Note &amp; more" in page
     assert "Malformed rows skipped:</strong> 2" in page
     assert "a.csv:3: &lt;bad&gt;" in page
+
+
+def test_render_summary_binary_beside_the_best_baseline():
+    from xent.report import render_summary
+
+    report = {
+        "task": "binary",
+        "metrics": {"test": {"auc": 0.9, "log_loss": 0.3, "accuracy": 0.8, "f1": 0.1}},
+        "baseline": {
+            "logistic_regression": {"auc": 0.95, "log_loss": 0.2, "accuracy": 0.85},
+            "hist_gradient_boosting": {"auc": 0.85, "log_loss": 0.1, "accuracy": 0.9},
+        },
+    }
+    text = render_summary(report)
+    header, *rows = text.splitlines()
+    assert header.split() == ["test", "metrics", "model", "logistic_regression"]
+    assert [row.split()[0] for row in rows] == ["ROC", "log", "accuracy"]
+    assert rows[0].split()[-3:] == ["0.9000", "0.9500", "*"]
+    assert rows[1].split()[-3:] == ["0.3000", "0.2000", "*"]
+    assert "f1" not in text.lower()
+
+
+def test_render_summary_ctr_has_its_metrics_and_excess_over_bayes():
+    from xent.report import render_summary
+
+    test = {
+        "auc": 0.75,
+        "log_loss": 0.45,
+        "normalized_entropy": 0.9,
+        "calibration": 1.01,
+        "gauc": 0.7,
+        "excess_log_loss_pct": 1.5,
+        "calibration_buckets": {"count": [1, 2]},
+    }
+    base = {**test, "auc": 0.7, "calibration": 0.9, "train_rows": 3200}
+    text = render_summary(
+        {"task": "ctr", "metrics": {"test": test}, "baseline": {"lr": base}}
+    )
+    labels = [line.split("  ")[0] for line in text.splitlines()[1:]]
+    assert labels == [
+        "ROC AUC",
+        "log loss (nats)",
+        "normalized entropy",
+        "calibration (pred/obs)",
+        "GAUC",
+        "excess over Bayes (%)",
+    ]
+    lines = text.splitlines()
+    assert lines[1].endswith("0.7500 *   0.7000")
+    assert lines[4].split()[-3:] == ["1.0100", "*", "0.9000"]  # Closer to 1.
+    del test["excess_log_loss_pct"]
+    assert "Bayes" not in render_summary({"task": "ctr", "metrics": {"test": test}})
+
+
+def test_render_summary_gan_and_unknown_reports():
+    from xent.report import render_summary
+
+    coverage = {str(k): 0.1 for k in range(10)}
+    report = {
+        "task": "gan",
+        "metrics": {
+            "test": {
+                "frechet_ratio": 1.5,
+                "class_coverage": coverage,
+                "min_class_fraction": 0.1,
+            }
+        },
+        "baseline": {
+            "gaussian_pixels": {"frechet_ratio": 3.0, "class_coverage": {"0": 1.0}},
+        },
+    }
+    lines = render_summary(report).splitlines()
+    assert "gaussian_pixels" in lines[0]
+    assert lines[1].split()[-3:] == ["1.5000", "*", "3.0000"]
+    assert lines[2].split()[-3:] == ["10/10", "*", "1/1"]
+    assert render_summary({"task": "gan"}) == ""
+    assert render_summary({}) == ""
+
+
+def _ctr_report():
+    test = {
+        "rows": 400,
+        "auc": 0.7,
+        "log_loss": 0.47,
+        "normalized_entropy": 0.94,
+        "calibration": 0.97,
+        "gauc": 0.71,
+        "observed_ctr": 0.2,
+        "calibration_buckets": {"mean_predicted": [0.1], "observed": [0.1]},
+    }
+    return {
+        "task": "ctr",
+        "dataset": {
+            "name": "clicks.csv",
+            "rows": {"train": 3200, "test": 400},
+            "class_balance": {
+                "train": {"click": 648, "no_click": 2552},
+                "test": {"click": 82, "no_click": 318},
+            },
+        },
+        "metrics": {"test": test},
+        "baseline": {
+            "logistic_regression": {**test, "calibration": 1.02, "train_rows": 3200}
+        },
+        "config": {
+            "model": {"kind": "deepfm", "embedding_dim": 8, "hidden": [64, 32]},
+            "train": {"batch_size": 2048, "learning_rate": 0.005},
+        },
+    }
+
+
+def test_render_html_speaks_ctr():
+    page = report.render_html(_ctr_report(), {"ctr_calibration.png": "x"})
+    title = page[page.index("<h1>") : page.index("</h1>")]
+    assert "CTR report" in title and "deepfm" in title
+    assert "embedding_dim 8" in title and "hidden [64, 32]" in title
+    assert "click: 648 (20.2%)" in page and "no_click: 318 (79.5%)" in page
+    rows = [
+        "ROC AUC",
+        "Log loss (nats)",
+        "Normalized entropy",
+        "Calibration (predicted / observed CTR)",
+        "GAUC",
+    ]
+    at = [page.index(f"<th>{html.escape(r)}</th>") for r in rows]
+    assert at == sorted(at) and at[0] < page.index("<th>Observed CTR</th>")
+    assert "train_rows" not in page
+    assert "logistic_regression was fitted on 3200 training rows" in page
+    assert "Confusion matrix" not in page and "threshold" not in page.lower()
+    # Calibration closest to 1 is the best: 1.02 (baseline), not 0.97.
+    assert '<td class="num best">1.0200</td>' in page
+
+
+def test_render_html_fills_class_balance_from_fractions_and_captions():
+    data = {
+        "task": "binary",
+        "dataset": {
+            "rows": {"train": 100},
+            "class_balance": {"train": {"no": 0.25, "yes": 0.75}},
+        },
+    }
+    page = report.render_html(data, {"roc.png": "roc.png"})
+    assert "no: 25.0% &middot; yes: 75.0%" in page
+    assert "<figcaption>ROC curve</figcaption>" in page

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xent.bench import ctr
+from xent.bench import frappe
 from xent.bench import loss_step
 from xent.bench import quality
 from xent.bench import serving
@@ -16,7 +17,7 @@ from xent.bench.report import write_report
 
 __all__ = ["BENCHMARKS", "main"]
 
-BENCHMARKS = ("loss_step", "serving", "quality", "ctr")
+BENCHMARKS = ("loss_step", "serving", "quality", "ctr", "frappe")
 _DESCRIPTION = (
     "Benchmarks: training-step time with `xent.losses` against `keras.losses`."
 )
@@ -61,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = quality.run_quality(quality.build_quality_config(quick=args.quick))
         elif name == "ctr":
             report = ctr.run_ctr(ctr.build_ctr_config(quick=args.quick))
+        elif name == "frappe":
+            report = frappe.run_frappe(frappe.build_frappe_config(quick=args.quick))
         else:
             report = serving.run_serving(serving.build_serving_config(quick=args.quick))
         path = write_report(args.out, report)

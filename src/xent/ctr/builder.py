@@ -30,13 +30,21 @@ vectorized ops.
 The builder class is not registered in the tfds catalog
 (`skip_registration=True`): it is only used through `load_click_data` and
 `load_tfds_clicks`.
+
+Preparing speaks xent's language: one line says what is prepared and where
+it is cached, and a progress bar (on a terminal) counts the rows of each
+split; tfds's own "Downloading and preparing dataset Unknown size" lines,
+its example-counted bars and its "custom data configuration" warning are
+left out. `verbose=False` prints nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -48,6 +56,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
+import tqdm
 
 from xent.bad_rows import BadRows
 from xent.bad_rows import ReadError
@@ -178,6 +187,33 @@ class ClickLogBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release."}
 
+    def __init__(self, *, verbose: bool = False, **kwargs: Any) -> None:
+        """Args: `verbose`: print the preparing line and show the row bars;
+        `kwargs`: as `tfds.core.GeneratorBasedBuilder`."""
+        self.verbose = verbose
+        super().__init__(**kwargs)
+
+    # tfds prints these (to stdout, in its words) around a preparation; the
+    # two hooks are tfds internals, checked by tests/xent/ctr/test_builder.py.
+    def _log_download_bytes(self) -> None:
+        if self.verbose:
+            config = self.builder_config
+            if config.tfds_source is not None:
+                source = config.tfds_source
+                what = f"tfds:{source.name}[{source.split}]"
+            else:
+                what = config.train_path + (
+                    f" and {config.test_path}" if config.test_path else ""
+                )
+            print(
+                f"preparing {what} once into {self.data_dir} (later runs with the "
+                "same data, columns and split settings read it from there)",
+                flush=True,
+            )
+
+    def _log_download_done(self) -> None:
+        pass
+
     def _info(self) -> tfds.core.DatasetInfo:
         schema = self.builder_config.schema
         string = tfds.features.Tensor(shape=(None,), dtype=tf.string)
@@ -243,10 +279,41 @@ class ClickLogBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         dtypes = {label: np.int64}
         dtypes |= {c: object for c in schema.categorical + schema.multi_value}
         dtypes |= {c: np.float32 for c in schema.numeric}
+        rows = positives = 0
+        # On a terminal only (disable=None); counted in rows, not tfds blocks.
+        bar = tqdm.tqdm(
+            desc=f"  {split}",
+            unit=" rows",
+            unit_scale=True,
+            disable=None if self.verbose else True,
+            leave=True,
+            mininterval=0.5,
+        )
+        with bar:
+            for first_line, block in self._blocks(split, stats, dtypes):
+                n = len(block[label])
+                rows += n
+                positives += int(block[label].sum())
+                bar.update(n)
+                yield first_line, block
+        metadata = self.info.metadata
+        metadata["rows"][split] = rows
+        metadata["positives"][split] = positives
+        metadata["bad_rows"] = self._bad_rows.to_dict()
+        if stats is not None:
+            metadata["value_counts"] = stats.value_counts()
+            metadata["numeric_stats"] = stats.numeric_stats()
+
+    def _blocks(
+        self, split: str, stats: TrainStats | None, dtypes: dict[str, Any]
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """`(first line, block of up to _BLOCK_ROWS rows)` of a split; an empty
+        split gives one empty block (tfds needs an example)."""
+        label = self.builder_config.schema.label
         block: dict[str, list[Any]] = {c: [] for c in dtypes}
         labels = block[label]
         first_line = 0
-        rows = positives = 0
+        blocks = 0
         for line, row in self._rows(split):
             if not labels:
                 first_line = line
@@ -255,22 +322,12 @@ class ClickLogBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             if stats is not None:
                 stats.add(row)
             if len(labels) == _BLOCK_ROWS:
-                rows += len(labels)
-                positives += sum(labels)
+                blocks += 1
                 yield first_line, _as_arrays(block, dtypes)
                 block = {c: [] for c in dtypes}
                 labels = block[label]
-        if labels or rows == 0:  # tfds needs an example even in an empty split.
-            rows += len(labels)
-            positives += sum(labels)
+        if labels or blocks == 0:
             yield first_line, _as_arrays(block, dtypes)
-        metadata = self.info.metadata
-        metadata["rows"][split] = rows
-        metadata["positives"][split] = positives
-        metadata["bad_rows"] = self._bad_rows.to_dict()
-        if stats is not None:
-            metadata["value_counts"] = stats.value_counts()
-            metadata["numeric_stats"] = stats.numeric_stats()
 
 
 def _as_arrays(block: dict[str, list[Any]], dtypes: dict[str, Any]) -> dict[str, Any]:
@@ -313,11 +370,36 @@ def _cache_key(parts: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def _prepare(config: ClickLogConfig, data_dir: str | PathLike[str] | None):
+class _DropCustomConfigWarning(logging.Filter):
+    """Drops tfds's "Using custom data configuration" warning: every click
+    log is a custom configuration of the builder, by design."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Using custom data configuration")
+
+
+@contextlib.contextmanager
+def _tfds_quiet() -> Iterator[None]:
+    """Without tfds's example-counted bars and its custom-config warning."""
+    absl_logger = logging.getLogger("absl")
+    drop = _DropCustomConfigWarning()
+    absl_logger.addFilter(drop)
+    tfds.display_progress_bar(False)
+    try:
+        yield
+    finally:
+        tfds.display_progress_bar(True)
+        absl_logger.removeFilter(drop)
+
+
+def _prepare(
+    config: ClickLogConfig, data_dir: str | PathLike[str] | None, verbose: bool
+):
     root = Path(data_dir) if data_dir is not None else default_cache_dir()
     root.mkdir(parents=True, exist_ok=True)
-    builder = ClickLogBuilder(config=config, data_dir=str(root))
-    builder.download_and_prepare(download_dir=str(root / "downloads"))
+    with _tfds_quiet():
+        builder = ClickLogBuilder(config=config, data_dir=str(root), verbose=verbose)
+        builder.download_and_prepare(download_dir=str(root / "downloads"))
     return builder
 
 
@@ -405,6 +487,7 @@ def load_click_data(
     on_bad_rows: str = "fail",
     max_bad_rows: int = 100,
     shuffle_buffer: int = 100_000,
+    verbose: bool = True,
 ) -> ClickData:
     """Prepares a click log once into TFRecord shards and streams it.
 
@@ -437,6 +520,9 @@ def load_click_data(
         on_bad_rows: `"fail"` or `"skip"` (see `iter_rows`).
         max_bad_rows: See `iter_rows`; counts all files and splits together.
         shuffle_buffer: Rows in the train stream's shuffle buffer.
+        verbose: When preparing, print one line naming the file and the
+            cache folder, and (on a terminal) a progress bar of the rows of
+            each split.
 
     Returns:
         The prepared data.
@@ -482,7 +568,7 @@ def load_click_data(
         on_bad_rows=on_bad_rows,
         max_bad_rows=max_bad_rows,
     )
-    builder = _prepare(config, data_dir)
+    builder = _prepare(config, data_dir, verbose)
     return _click_data(
         builder, Path(path).name, schema, seed, batch_size, shuffle_buffer
     )
@@ -505,6 +591,7 @@ def load_tfds_clicks(
     batch_size: int = 1024,
     data_dir: str | PathLike[str] | None = None,
     shuffle_buffer: int = 100_000,
+    verbose: bool = True,
 ) -> ClickData:
     """A tfds catalog data set prepared as click data.
 
@@ -548,6 +635,7 @@ def load_tfds_clicks(
         batch_size: Rows per batch.
         data_dir: The cache root.
         shuffle_buffer: Rows in the train stream's shuffle buffer.
+        verbose: As in `load_click_data`.
 
     Returns:
         The prepared data, named after the catalog name.
@@ -644,5 +732,5 @@ def load_tfds_clicks(
         test_fraction=test_fraction,
         seed=seed,
     )
-    builder = _prepare(config, data_dir)
+    builder = _prepare(config, data_dir, verbose)
     return _click_data(builder, name, schema, seed, batch_size, shuffle_buffer)

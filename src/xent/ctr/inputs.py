@@ -54,6 +54,10 @@ class CTRState:
         group_note: How the group field was chosen (for the report).
         p_true_test: True click probabilities of the test rows (synthetic
             log only), else None.
+        model: The model to build (`CTRModelConfig`): the config's, or the
+            one chosen on validation for `model.kind: auto`; set by the task.
+        selection: The candidates tried for `model.kind: auto`, each
+            `{"name", "val_auc", "epochs"}`, in order; empty otherwise.
     """
 
     specs: tuple[FeatureSpec, ...]
@@ -62,6 +66,8 @@ class CTRState:
     group_input: str | None
     group_note: str
     p_true_test: np.ndarray | None = None
+    model: object | None = None
+    selection: tuple[dict, ...] = ()
 
 
 def resolve_group_field(

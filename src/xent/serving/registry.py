@@ -14,8 +14,13 @@ versions are loaded (the exporter writes a hidden temporary folder and
 renames it, so a version appears complete), versions whose folder is gone
 are unloaded. A version that fails to load is refused with one ERROR log line
 naming it and the reason, and the versions already loaded keep serving; it
-is tried again once its files change. Model names come only from the folders
-found, so a request can never name a path.
+is tried again once its files change. A loaded version whose files change
+under the same number (names, sizes or modification times) is loaded again
+and replaces the old one; if the new files fail to load, the version is
+refused and unloaded rather than served stale. Version folders outside
+int64 (what TF Serving's protos carry) are ignored with one ERROR line.
+Model names come only from the folders found, so a request can never name a
+path.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ _MODEL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _VERSION_RE = re.compile(r"[0-9]+")
 _WARMUP_FILE = Path("assets.extra") / "example_request.json"
 _MAX_REASON = 400
+_MAX_VERSION = (1 << 63) - 1
 
 Arrays = Mapping[str, np.ndarray]
 
@@ -337,6 +343,8 @@ class Registry:
         self._refresh_lock = threading.Lock()
         self._models: dict[str, dict[int, Servable]] = {}
         self._refused: dict[tuple[str, int], _Refused] = {}
+        self._fingerprints: dict[tuple[str, int], tuple] = {}
+        self._ignored: set[Path] = set()
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
 
@@ -422,8 +430,17 @@ class Registry:
                 }
             for name, versions in sorted(found.items()):
                 for version, path in sorted(versions.items()):
+                    fingerprint = _fingerprint(path)
                     if version not in loaded.get(name, {}):
-                        self._load(name, version, path)
+                        self._load(name, version, path, fingerprint)
+                    elif fingerprint != self._fingerprints.get((name, version)):
+                        logger.warning(
+                            "The files of model %r version %d changed: loading "
+                            "it again",
+                            name,
+                            version,
+                        )
+                        self._load(name, version, path, fingerprint)
 
     def start(self, poll_seconds: float) -> None:
         """Loads what is there now, then polls every `poll_seconds`."""
@@ -472,13 +489,26 @@ class Registry:
             except OSError:
                 continue
             for entry in entries:
-                if _VERSION_RE.fullmatch(entry.name) and entry.is_dir():
-                    versions.setdefault(int(entry.name), entry)
+                if not (_VERSION_RE.fullmatch(entry.name) and entry.is_dir()):
+                    continue
+                version = int(entry.name)
+                if version > _MAX_VERSION:
+                    if entry not in self._ignored:
+                        self._ignored.add(entry)
+                        logger.error(
+                            "Ignored model %r version folder %s: versions are "
+                            "int64 numbers, at most %d",
+                            model_dir.name,
+                            entry,
+                            _MAX_VERSION,
+                        )
+                    continue
+                versions.setdefault(version, entry)
             found[model_dir.name] = versions
         return found
 
-    def _load(self, name: str, version: int, path: Path) -> None:
-        fingerprint = _fingerprint(path)
+    def _load(self, name: str, version: int, path: Path, fingerprint: tuple) -> None:
+        """Loads a version, or loads it again over the one served."""
         refused = self._refused.get((name, version))
         if refused is not None and refused.fingerprint == fingerprint:
             return
@@ -488,6 +518,9 @@ class Registry:
             reason = _one_line(f"{type(err).__name__}: {err}")
             with self._lock:
                 self._refused[(name, version)] = _Refused(fingerprint, reason)
+                stale = self._fingerprints.pop((name, version), None) is not None
+            if stale:  # Its files changed: the old ones are served no more.
+                self._unload(name, version, "its new files failed to load")
             serving = self.models().get(name)
             keeps = (
                 f"version {max(serving)} keeps serving"
@@ -505,13 +538,18 @@ class Registry:
             return
         with self._lock:
             self._refused.pop((name, version), None)
+            self._fingerprints[(name, version)] = fingerprint
             models = {n: dict(v) for n, v in self._models.items()}
-            models.setdefault(name, {})[version] = servable
+            previous = models.setdefault(name, {}).get(version)
+            models[name][version] = servable
             self._models = models
             versions = sorted(models[name])
+        if previous is not None:
+            previous.close()
         logger.info(
-            "Loaded model %r version %d from %s (signatures %s); serving "
+            "%s model %r version %d from %s (signatures %s); serving "
             "versions %s, latest %d",
+            "Loaded" if previous is None else "Reloaded",
             name,
             version,
             path,
@@ -520,8 +558,9 @@ class Registry:
             versions[-1],
         )
 
-    def _unload(self, name: str, version: int) -> None:
+    def _unload(self, name: str, version: int, why: str = "its folder is gone") -> None:
         with self._lock:
+            self._fingerprints.pop((name, version), None)
             models = {n: dict(v) for n, v in self._models.items()}
             servable = models.get(name, {}).pop(version, None)
             if name in models and not models[name]:
@@ -529,9 +568,7 @@ class Registry:
             self._models = models
         if servable is not None:
             servable.close()
-            logger.info(
-                "Unloaded model %r version %d: its folder is gone", name, version
-            )
+            logger.info("Unloaded model %r version %d: %s", name, version, why)
 
 
 def _fingerprint(path: Path) -> tuple:

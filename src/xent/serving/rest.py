@@ -8,7 +8,18 @@ Answers are JSON; errors are `{"error": "..."}` with 400 for a bad request
 and 404 for an unknown model or version (TF Serving's codes), 500 with
 "Internal error" for a bug (the traceback goes to the log, never to the
 client). Bodies larger than `max_body_bytes` are refused with 400 before
-they are read. HTTP/1.1 keep-alive; one thread per connection.
+they are read (chunked bodies as soon as the chunks announced exceed it).
+HTTP/1.1 keep-alive; one thread per connection; HEAD wherever GET works.
+
+Parsing is strict where lenient parsers let requests be smuggled or read
+differently by a proxy: `Content-Length` is decimal digits only (no `+5`,
+`1_0`, repeats or lists), a body with both `Content-Length` and
+`Transfer-Encoding` is refused, chunk sizes are hexadecimal digits only (no
+`0x`, sign or `_`), each chunk ends with CRLF, header names are tokens. A
+request must arrive within `header_timeout_s` of its first byte (headers)
+and its body within `body_timeout_s`, however slowly the bytes trickle in;
+past that it is answered 408 and its connection closed (checked by one
+reaper thread), so slow clients cannot hold the connection slots.
 
 `RestServer.stop` drains: it stops accepting connections, closes idle
 keep-alive connections, lets requests in flight finish (each then closes its
@@ -53,6 +64,10 @@ _MODEL_PATH = re.compile(
     re.IGNORECASE,
 )
 _MAX_LINE = 65536
+_DECIMAL = re.compile(r"[0-9]{1,18}")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_REAP_INTERVAL_S = 0.25
 _MAX_HEADERS = 100
 _DISCARD_LIMIT = 64 << 20
 
@@ -105,6 +120,9 @@ class RestServer:
         max_connections: Most open connections; more are answered 503.
         idle_timeout_s: An idle keep-alive connection is closed after this.
         limits: The most work one request may ask for.
+        header_timeout_s: Longest time from the first byte of a request to
+            the end of its headers.
+        body_timeout_s: Longest time to receive a request body.
 
     Raises:
         OSError: When the address cannot be bound.
@@ -119,9 +137,15 @@ class RestServer:
         max_connections: int = 512,
         idle_timeout_s: float = 60.0,
         limits: RequestLimits | None = None,
+        header_timeout_s: float = 10.0,
+        body_timeout_s: float = 30.0,
     ):
         self.registry = registry
         self.limits = RequestLimits() if limits is None else limits
+        self.header_timeout_s = header_timeout_s
+        self.body_timeout_s = body_timeout_s
+        self._reaper_stop = threading.Event()
+        self._reaper: threading.Thread | None = None
         self.max_body_bytes = max_body_bytes
         self.max_connections = max_connections
         self.idle_timeout_s = idle_timeout_s
@@ -147,6 +171,19 @@ class RestServer:
             daemon=True,
         )
         self._thread.start()
+        self._reaper = threading.Thread(
+            target=self._reap, name="xent-rest-reaper", daemon=True
+        )
+        self._reaper.start()
+
+    def _reap(self) -> None:
+        """Answers 408 to connections past their header or body deadline."""
+        while not self._reaper_stop.wait(_REAP_INTERVAL_S):
+            now = time.monotonic()
+            with self._lock:
+                handlers = list(self._handlers)
+            for handler in handlers:
+                handler.expire(now)
 
     def stop(self, grace_s: float = 30.0) -> bool:
         """Stops accepting, closes idle connections, waits for requests in flight.
@@ -169,6 +206,7 @@ class RestServer:
                 if remaining <= 0:
                     return False
                 self._lock.wait(remaining)
+        self._reaper_stop.set()
         return True
 
     # Connection bookkeeping, called by the handlers.
@@ -223,7 +261,48 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     # ------------------------------------------------------------------
     def setup(self):
         self.timeout = self.server.app.idle_timeout_s
+        self._deadline_lock = threading.Lock()
+        self._deadline: float | None = None
+        self._timed_out = False
         super().setup()
+
+    def _arm(self, seconds: float) -> None:
+        """Starts a phase (headers, body) that must end within `seconds`."""
+        with self._deadline_lock:
+            self._deadline = time.monotonic() + seconds
+
+    def _disarm(self) -> None:
+        """Ends the phase.
+
+        Raises:
+            OSError: When the reaper already answered 408.
+        """
+        with self._deadline_lock:
+            self._deadline = None
+            if self._timed_out:
+                raise OSError("request timed out")
+
+    def expire(self, now: float) -> None:
+        """Answers 408 and closes when the current phase is past its deadline
+        (called by the reaper thread; the handler's thread is blocked in a
+        read, which the shutdown ends)."""
+        with self._deadline_lock:
+            if self._deadline is None or now < self._deadline:
+                return
+            self._deadline = None
+            self._timed_out = True
+        body = error_body("Timed out reading the request")
+        try:
+            self.wfile.write(
+                b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json"
+                b"\r\nConnection: close\r\nContent-Length: "
+                + str(len(body)).encode()
+                + b"\r\n\r\n"
+                + body
+            )
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def handle(self):
         app = self.server.app
@@ -244,20 +323,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def handle_one_request(self):
         app = self.server.app
         try:
-            self.raw_requestline = self.rfile.readline(_MAX_LINE + 1)
+            # Idle until the first byte; then the headers have a deadline.
+            if not self.rfile.peek(1):
+                self.close_connection = True
+                return
         except OSError:  # Idle timeout, reset, or woken to drain.
-            self.close_connection = True
-            return
-        if not self.raw_requestline:
             self.close_connection = True
             return
         app._busy(self, True)
         try:
+            self._arm(app.header_timeout_s)
+            self.raw_requestline = self.rfile.readline(_MAX_LINE + 1)
             if len(self.raw_requestline) > _MAX_LINE:
                 self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
                 return
             if not self.parse_request():
                 return
+            self._disarm()
             handler = getattr(self, f"_do_{self.command}", None)
             if handler is None:
                 self.close_connection = True
@@ -267,6 +349,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
         finally:
+            with self._deadline_lock:
+                self._deadline = None
             if app._busy(self, False):
                 self.close_connection = True
 
@@ -307,8 +391,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if raw in (b"\r\n", b"\n", b""):
                 break
             name, colon, value = str(raw, "iso-8859-1").partition(":")
-            name = name.strip().lower()
-            if not colon or not name:
+            name = name.lower()
+            if not colon or not _TOKEN.fullmatch(name):
                 self.send_error(
                     HTTPStatus.BAD_REQUEST, f"Bad header line {raw[:100]!r}"
                 )
@@ -363,12 +447,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _do_POST(self):  # noqa: N802
         self._dispatch("POST")
 
-    def _dispatch(self, method: str) -> None:
+    def _do_HEAD(self):  # noqa: N802
+        self._dispatch("GET", head=True)
+
+    def _dispatch(self, method: str, head: bool = False) -> None:
         path = self.path.split("?", 1)[0]
         try:
             # Read a body even where none is expected: the next request on
             # this connection starts after it.
-            body = self._read_body()
+            self._arm(self.server.app.body_timeout_s)
+            try:
+                body = self._read_body()
+            finally:
+                self._disarm()  # Raises OSError if the reaper answered 408.
             if body is None:
                 return
             status, answer = self._route(method, path, body)
@@ -379,10 +470,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(400, error_body(str(err)))
             self._discard_input()
             return
-        except Exception:  # noqa: BLE001 - never a traceback to the client
+        except Exception as err:  # noqa: BLE001 - never a traceback to the client
+            if isinstance(err, OSError) and self._timed_out:
+                raise  # Answered 408 already.
             logger.exception("Internal error answering %s %s", method, path)
             status, answer = 500, error_body("Internal error")
-        self._send(status, answer)
+        self._send(status, answer, head)
 
     def _route(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         registry = self.server.app.registry
@@ -430,17 +523,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     # ------------------------------------------------------------------
     def _content_length(self) -> int:
         limit = self.server.app.max_body_bytes
-        if self.headers.get("Transfer-Encoding"):
-            return 0
         raw = self.headers.get("Content-Length")
+        if self.headers.get("Transfer-Encoding") is not None:
+            if raw is not None:
+                raise ServingError.invalid(
+                    "A request may not have both Content-Length and Transfer-Encoding"
+                )
+            return 0
         if raw is None:
             return 0
-        try:
-            length = int(raw)
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            raise ServingError.invalid(f"Invalid Content-Length: {raw!r}") from None
+        if not _DECIMAL.fullmatch(raw):
+            raise ServingError.invalid(f"Invalid Content-Length: {raw[:40]!r}")
+        length = int(raw)
         if length > limit:
             raise _BodyTooLargeError(
                 f"Request body of {length} bytes exceeds the limit of {limit} bytes"
@@ -451,6 +545,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         """The request body (None when the connection broke)."""
         encoding = self.headers.get("Transfer-Encoding")
         if encoding is not None:
+            if self.headers.get("Content-Length") is not None:
+                self.close_connection = True
+                self._content_length()  # Raises.
             if encoding.strip().lower() != "chunked":
                 self.close_connection = True
                 raise ServingError.invalid(
@@ -473,13 +570,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         parts, total = [], 0
         while True:
             line = self.rfile.readline(_MAX_LINE + 1)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
+            digits = line.split(b";", 1)[0].rstrip(b" \t\r\n")
+            if not _CHUNK_SIZE.fullmatch(digits):
                 self.close_connection = True
                 if not line:
                     return None
-                raise ServingError.invalid("Malformed chunked body") from None
+                raise ServingError.invalid(
+                    f"Malformed chunked body: chunk size {digits[:20]!r}"
+                )
+            size = int(digits, 16)
             if size == 0:
                 while self.rfile.readline(_MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
                     pass  # Trailers.
@@ -491,10 +590,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     f"{limit} bytes"
                 )
             chunk = self.rfile.read(size)
-            self.rfile.readline(_MAX_LINE + 1)
-            if len(chunk) < size:
+            end = self.rfile.readline(_MAX_LINE + 1)
+            if len(chunk) < size or not end:
                 self.close_connection = True
                 return None
+            if end not in (b"\r\n", b"\n"):
+                self.close_connection = True
+                raise ServingError.invalid(
+                    "Malformed chunked body: no CRLF after a chunk"
+                )
             parts.append(chunk)
 
     def _discard_input(self) -> None:
@@ -515,18 +619,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _send(self, status: int, body: bytes) -> None:
+    def _send(self, status: int, body: bytes, head: bool = False) -> None:
+        if self._timed_out:  # The reaper answered 408 already.
+            raise OSError("request timed out")
         if self.server.app._draining:
             self.close_connection = True
         try:
             phrase = HTTPStatus(status).phrase
         except ValueError:
             phrase = ""
-        head = (
+        head_text = (
             f"HTTP/1.1 {status} {phrase}\r\n"
             "Content-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n"
             + ("Connection: close\r\n" if self.close_connection else "")
             + "\r\n"
         )
-        self.wfile.write(head.encode("latin-1") + body)
+        self.wfile.write(head_text.encode("latin-1") + (b"" if head else body))

@@ -58,6 +58,10 @@ class ServerConfig:
         deadline_seconds: Longest wait of a request for the model (queued
             requests past it are answered DEADLINE_EXCEEDED, HTTP 504, and
             never run); 0 for none.
+        header_timeout_seconds: Longest time from the first byte of a REST
+            request to the end of its headers (then 408).
+        body_timeout_seconds: Longest time to receive a REST request body
+            (then 408).
     """
 
     model_base: Path
@@ -75,6 +79,8 @@ class ServerConfig:
     max_string_bytes: int = RequestLimits.max_string_bytes
     max_sample_count: int = RequestLimits.max_sample_count
     deadline_seconds: float = RequestLimits.deadline_s
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
 
     def __post_init__(self):
         object.__setattr__(self, "model_base", Path(self.model_base))
@@ -98,6 +104,8 @@ class ServerConfig:
             "grace_seconds": self.grace_seconds >= 0,
             "grpc_workers": self.grpc_workers >= 1,
             "deadline_seconds": self.deadline_seconds >= 0,
+            "header_timeout_seconds": self.header_timeout_seconds > 0,
+            "body_timeout_seconds": self.body_timeout_seconds > 0,
         }
         for arg, ok in positive.items():
             if not ok:
@@ -178,6 +186,8 @@ class ModelServer:
                     config.rest_port,
                     max_body_bytes=config.max_body_bytes,
                     limits=config.limits,
+                    header_timeout_s=config.header_timeout_seconds,
+                    body_timeout_s=config.body_timeout_seconds,
                 )
             if config.grpc_port is not None:
                 self._grpc = GrpcServer(

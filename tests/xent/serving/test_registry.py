@@ -205,3 +205,77 @@ def test_flat_caller_falls_back_to_the_public_call_when_they_disagree(caplog):
     np.testing.assert_array_equal(first["y"].numpy(), [2.0, 4.0])
     np.testing.assert_array_equal(second["y"].numpy(), [2.0, 4.0])
     assert any("disagrees" in r.getMessage() for r in caplog.records)
+
+
+# ---------------------------------------------------------------------------
+# Version folders: outside int64, and files changed under the same number.
+# ---------------------------------------------------------------------------
+def _fake_loader(name, version, path, batching):
+    """A servable whose "model" is the text of `value.txt` (fails on "bad")."""
+    from xent.serving.registry import Servable
+
+    value = (path / "value.txt").read_text()
+    if value == "bad":
+        raise ValueError("bad weights")
+    return Servable(name, version, path, {"serving_default": value}, None)
+
+
+def _write_value(path, value, mtime_ns):
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "value.txt").write_text(value)
+    os.utime(path / "value.txt", ns=(mtime_ns, mtime_ns))
+
+
+def test_version_outside_int64_is_ignored_with_one_error(tmp_path, caplog):
+    from xent.serving.grpc_server import status_response
+    from xent.serving.registry import Registry
+
+    caplog.set_level(logging.INFO, logger="xent.serving")
+    _write_value(tmp_path / "ctr" / "1", "one", 1)
+    _write_value(tmp_path / "ctr" / "99999999999999999999", "huge", 1)
+    _write_value(tmp_path / "ctr" / str(2**63 - 1), "max", 1)
+    registry = Registry(tmp_path, loader=_fake_loader)
+    try:
+        registry.refresh()
+        registry.refresh()
+        assert registry.models() == {"ctr": [1, 2**63 - 1]}
+        response = status_response(registry, "ctr", None)
+        assert [s.version for s in response.model_version_status] == [2**63 - 1, 1]
+        assert registry.servable("ctr", 1).signatures["serving_default"] == "one"
+    finally:
+        registry.close()
+    ignored = [m for m in _errors(caplog) if "99999999999999999999" in m]
+    assert len(ignored) == 1 and "int64" in ignored[0]
+
+
+def test_changed_files_are_reloaded_never_served_stale(tmp_path, caplog):
+    from xent.serving.errors import ServingError
+    from xent.serving.registry import Registry
+
+    caplog.set_level(logging.INFO, logger="xent.serving")
+    version = tmp_path / "ctr" / "1"
+    _write_value(version, "old", 1_000_000_000)
+    registry = Registry(tmp_path, loader=_fake_loader)
+
+    def served():
+        return registry.servable("ctr", 1).signatures["serving_default"]
+
+    try:
+        registry.refresh()
+        assert served() == "old"
+        _write_value(version, "new", 2_000_000_000)
+        registry.refresh()
+        assert served() == "new"
+        # New files that fail to load: refused loudly and unloaded.
+        _write_value(version, "bad", 3_000_000_000)
+        registry.refresh()
+        with pytest.raises(ServingError):
+            served()
+        assert registry.status("ctr")[0].available is False
+        assert any("Refused model 'ctr' version 1" in m for m in _errors(caplog))
+        # Fixed again: served again.
+        _write_value(version, "good", 4_000_000_000)
+        registry.refresh()
+        assert served() == "good"
+    finally:
+        registry.close()
