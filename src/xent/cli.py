@@ -187,6 +187,18 @@ def _parser() -> argparse.ArgumentParser:
         default=16 << 20,
         help="largest request body or gRPC message (default 16 MiB)",
     )
+    # The bounds on the work one request may cause (`xent.serving.limits`);
+    # None keeps `ServerConfig`'s default, the one place they are set.
+    for flag, kind, text in (
+        ("--max-input-elements", int, "elements one input may expand to"),
+        ("--max-request-elements", int, "elements of all inputs of a request"),
+        ("--max-string-bytes", int, "bytes of all strings of a request"),
+        ("--max-sample-count", int, "largest `count` input (e.g. GAN sample)"),
+        ("--deadline-seconds", float, "per-request deadline"),
+        ("--header-timeout-seconds", float, "REST: seconds to send the headers"),
+        ("--body-timeout-seconds", float, "REST: seconds to send the body"),
+    ):
+        serve.add_argument(flag, type=kind, default=None, help=text)
     return parser
 
 
@@ -614,6 +626,19 @@ def _serve(args) -> int:
         batch_timeout_ms=args.batch_timeout_ms,
         poll_seconds=args.poll_seconds,
         max_body_bytes=args.max_body_bytes,
+        **{
+            key: getattr(args, key)
+            for key in (
+                "max_input_elements",
+                "max_request_elements",
+                "max_string_bytes",
+                "max_sample_count",
+                "deadline_seconds",
+                "header_timeout_seconds",
+                "body_timeout_seconds",
+            )
+            if getattr(args, key) is not None
+        },
     )
     try:
         return serve(config)

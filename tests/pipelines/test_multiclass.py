@@ -56,7 +56,7 @@ def test_export_reproduces_predictions_in_bare_tensorflow(digits_run, tmp_path):
     task, config, result, _ = digits_run
     assert config.model.augment.translate > 0  # The default augments in training.
     data = task.build_inputs(config)
-    images = data.splits["test"][0][:16]
+    images = data.splits.test.x[:16]
     out = bare_tensorflow_predict(
         result.export_path,
         {"image": np.concatenate([images, images])},

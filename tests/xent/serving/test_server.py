@@ -203,7 +203,9 @@ def _refuses_connections(port: int, within: float) -> bool:
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), 1).close()
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):
+            # A reset: the listening socket closed with this connection still
+            # in its backlog. Either way no new connection is served.
             return True
         if time.monotonic() > deadline:
             return False
@@ -278,3 +280,18 @@ def test_cli_bad_setting_is_one_line_exit_2(tmp_path, capsys):
     argv = ["serve", "--model-base", str(tmp_path), "--max-batch-size", "0"]
     assert main(argv) == 2
     assert "max_batch_size" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("flag", "key"),
+    [
+        ("--max-sample-count", "max_sample_count"),
+        ("--max-input-elements", "max_input_elements"),
+        ("--deadline-seconds", "deadline_seconds"),
+    ],
+)
+def test_cli_request_limits_reach_the_server_config(tmp_path, capsys, flag, key):
+    # A value the config refuses shows that the flag reached it.
+    argv = ["serve", "--model-base", str(tmp_path), flag, "-1"]
+    assert main(argv) == 2
+    assert key in _one_error_line(capsys)
