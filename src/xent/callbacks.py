@@ -45,6 +45,8 @@ from tensorboard.plugins.hparams import api_pb2 as hparams_api_pb2
 from tensorboard.plugins.hparams import summary as hparams_summary_v1
 from tensorboard.plugins.pr_curve import summary as pr_summary
 
+from xent.stages import predict_arrays
+
 __all__ = [
     "CONFUSION_MATRIX_TAG",
     "DATA_LOSS",
@@ -229,7 +231,7 @@ class _ValidationLogger(keras.callbacks.Callback):
         """Probabilities (with `predict_fn`) or the model's raw outputs."""
         if self.predict_fn is not None:
             return np.asarray(self.predict_fn(self.model, self.x), "float64")
-        return np.asarray(self.model.predict(self.x, verbose=0), "float64")
+        return np.asarray(predict_arrays(self.model, self.x), "float64")
 
     def _write(self, epoch: int) -> None:
         raise NotImplementedError

@@ -410,3 +410,62 @@ def test_cli_cross_flag_sets_features_and_names_bad_values(tmp_path):
     assert unknown.returncode != 0
     assert "features.crosses[0]" in unknown.stderr and "'nope'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def test_auto_model_is_chosen_on_validation_with_auto_groups(tmp_path, monkeypatch):
+    """The file defaults (`model.kind: auto`): on a log whose clicks depend on
+    the (user, item) pair, the candidate with the cross wins on validation;
+    `group_field: auto` finds the `user` column."""
+    monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))
+    _write_pair_log(tmp_path / "train.libfm", 4000, 0)
+    _write_pair_log(tmp_path / "test.libfm", 1000, 1)
+    task, config = load_task(
+        "ctr",
+        [
+            f"data.source={tmp_path / 'train.libfm'}",
+            f"data.test_source={tmp_path / 'test.libfm'}",
+            "data.categorical=[user, item]",
+            "model.embedding_dim=4",
+            "model.hidden=[16]",
+            "model.mlp1_hidden=[16]",
+            "model.mlp2_hidden=[8]",
+            "model.fs_hidden=[8]",
+            "model.num_heads=2",
+            "train.epochs=4",
+            "train.batch_size=128",
+            "train.learning_rate=0.02",
+        ],
+    )
+    assert config.model.kind == "auto" and config.data.group_field == "auto"
+    result = run_quietly(task, config, tmp_path)
+    report = result.report
+    selection = report["model_selection"]
+    names = [c["name"] for c in selection["candidates"]]
+    assert names == ["deepfm", "deepfm_cross", "finalmlp"]
+    best = max(selection["candidates"], key=lambda c: c["val_auc"])
+    assert selection["chosen"] == best["name"] == "deepfm_cross"
+    # The chosen model was the one trained and exported: it crosses pairs.
+    assert "user_x_item" in report["dataset"]["feature_processing"]["crosses"]
+    test = report["metrics"]["test"]
+    assert test["auc"] > 0.85
+    assert test["gauc_groups"] > 0
+    assert report["dataset"]["group_field"].startswith("auto: user")
+    assert report["dataset"]["feature_processing"]["min_count"]["value"] == 1
+
+
+def test_a_named_group_field_missing_from_a_file_is_an_error(tmp_path, monkeypatch):
+    from xent.config import ConfigError
+
+    monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))
+    _write_libfm(tmp_path / "train.libfm", 300, 0)
+    task, config = load_task(
+        "ctr",
+        [
+            f"data.source={tmp_path / 'train.libfm'}",
+            "data.categorical=[user, item, hour]",
+            "data.group_field=c2",
+            "model.kind=lr",
+        ],
+    )
+    with pytest.raises(ConfigError, match=r"data\.group_field='c2'"):
+        task.build_inputs(config)
