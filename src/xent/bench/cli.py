@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xent.bench import ctr
-from xent.bench import frappe
+from xent.bench import ctr_real_log
 from xent.bench import loss_step
 from xent.bench import quality
 from xent.bench import serving
@@ -63,7 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif name == "ctr":
             report = ctr.run_ctr(ctr.build_ctr_config(quick=args.quick))
         elif name == "frappe":
-            report = frappe.run_frappe(frappe.build_frappe_config(quick=args.quick))
+            report = ctr_real_log.run_frappe(
+                ctr_real_log.build_frappe_config(quick=args.quick)
+            )
         else:
             report = serving.run_serving(serving.build_serving_config(quick=args.quick))
         path = write_report(args.out, report)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from xent.bench import frappe
+from xent.bench import ctr_real_log as frappe
 
 
 def _run(seed, auc, calibration=1.0, gauc=0.9):
