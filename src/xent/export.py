@@ -7,6 +7,8 @@ Layout (TF Serving's model base path, one integer folder per version):
             saved_model.pb, variables/, assets/
             assets.extra/metadata.json          `load_metadata` reads it
             assets.extra/example_request.json   only with `example_instances`
+            assets.extra/tf_serving_warmup_requests   the same rows as TF
+                                                Serving's warm-up records
         2/ ...
 
 A version is written into a hidden sibling
@@ -49,6 +51,7 @@ import numpy as np
 import tensorflow as tf
 
 from xent import report
+from xent.serving.warmup import write_warmup_requests
 
 __all__ = [
     "BINARY_THRESHOLD",
@@ -158,9 +161,10 @@ def export_classifier(
             f"{list(_RESERVED_KEYS)} itself. Received the keys {clash}."
         )
     extra = report.to_jsonable(extra)
-    example = None
+    example = warmup = None
     if example_instances is not None:
         example = _example_request(example_instances, specs)
+        warmup = _warmup_inputs(example["instances"], specs)
 
     archive = keras.export.ExportArchive()
     archive.track(serving_model)
@@ -182,7 +186,7 @@ def export_classifier(
 
     files = {} if example is None else {_EXAMPLE_FILE: example}
     return _write_version(
-        archive, Path(base_dir), {**extra, "signature": signature}, files
+        archive, Path(base_dir), {**extra, "signature": signature}, files, warmup
     )
 
 
@@ -242,10 +246,12 @@ def _write_version(
     base: Path,
     metadata: Mapping[str, Any],
     extra_files: Mapping[str, Any],
+    warmup: Mapping[str, np.ndarray] | None = None,
 ) -> Path:
     """Writes `archive` as the next version under `base`: into a temporary
-    folder, with `metadata` (+ `created`, `version`) and the JSON
-    `extra_files` in `assets.extra/`, then renamed into place."""
+    folder, with `metadata` (+ `created`, `version`), the JSON `extra_files`
+    and the `warmup` request (TF Serving's warm-up file) in `assets.extra/`,
+    then renamed into place."""
     base.mkdir(parents=True, exist_ok=True)
     _remove_dead_exports(base)
     version = next_version(base)
@@ -254,6 +260,8 @@ def _write_version(
         archive.write_out(str(tmp), verbose=False)
         for name, value in extra_files.items():
             _write_json(tmp / EXTRA_DIR / name, value)
+        if warmup is not None:
+            write_warmup_requests(tmp, [warmup], SIGNATURE_NAME)
         while True:
             created = datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"
@@ -452,6 +460,20 @@ def _example_request(instances: Sequence[Any], specs: dict) -> dict:
                 )
         rows.append(report.to_jsonable(row))
     return {"signature_name": SIGNATURE_NAME, "instances": rows}
+
+
+def _warmup_inputs(rows: Sequence[Any], specs: dict) -> dict[str, np.ndarray]:
+    """The checked example rows as one batch per input, in the inputs' dtypes."""
+    named = [
+        row if isinstance(row, Mapping) else {next(iter(specs)): row} for row in rows
+    ]
+    return {
+        name: np.asarray(
+            [row[name] for row in named],
+            dtype=object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype,
+        )
+        for name, spec in specs.items()
+    }
 
 
 # --------------------------------------------------------------------------

@@ -53,10 +53,15 @@ class BatchingOptions:
         batch_timeout_s: Longest time the oldest queued request waits for
             others to join its batch. 0 merges only the requests already
             queued (those that arrived while the model was busy).
+        on_batch: Called as `on_batch(model_name, signature_key, rows)`
+            after every model call of a batcher (e.g. a batch size metric).
     """
 
     max_batch_size: int = 64
     batch_timeout_s: float = 0.0
+    on_batch: Callable[[str, str, int], None] | None = dataclasses.field(
+        default=None, compare=False
+    )
 
     def __post_init__(self):
         if not isinstance(self.max_batch_size, int) or self.max_batch_size < 1:
@@ -193,10 +198,18 @@ class Batcher:
             returns `{output: array}`, batch along dimension 0.
         options: Batch size and timeout.
         name: Names the worker thread (for debugging).
+        on_batch: Called with the rows of every model call (from the worker).
     """
 
-    def __init__(self, model: _Model, options: BatchingOptions, name: str = "batcher"):
+    def __init__(
+        self,
+        model: _Model,
+        options: BatchingOptions,
+        name: str = "batcher",
+        on_batch: Callable[[int], None] | None = None,
+    ):
         self._model = model
+        self._on_batch = on_batch
         self._options = options
         self._queue: collections.deque[_Request] = collections.deque()
         self._cond = threading.Condition()
@@ -345,11 +358,14 @@ class Batcher:
             request.finish()
 
     def _record(self, batch: list[_Request]) -> None:
+        rows = sum(r.rows for r in batch)
         with self._cond:
             self._calls += 1
             self._requests += len(batch)
-            self._rows += sum(r.rows for r in batch)
+            self._rows += rows
             self._per_call[len(batch)] += 1
+        if self._on_batch is not None:
+            self._on_batch(rows)
 
 
 def _deadline_error(timeout_s: float | None) -> ServingError:

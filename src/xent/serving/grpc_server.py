@@ -2,11 +2,14 @@
 
 `tensorflow.serving.PredictionService`: `Predict` and `GetModelMetadata`
 (`Classify`, `Regress` and `MultiInference` answer UNIMPLEMENTED);
-`tensorflow.serving.ModelService`: `GetModelStatus`. A TF Serving client
-(`prediction_service_pb2_grpc.PredictionServiceStub`) works unchanged.
+`tensorflow.serving.ModelService`: `GetModelStatus`; `grpc.health.v1.Health`
+(SERVING while at least one model version is available, for the whole server
+"" and for both services by name). A TF Serving client
+(`prediction_service_pb2_grpc.PredictionServiceStub`) works unchanged;
+`ModelSpec.version_label` names a version through the model config's labels.
 Errors use TF Serving's codes: NOT_FOUND for an unknown model or version,
-INVALID_ARGUMENT for a request that does not fit the signature,
-FAILED_PRECONDITION for an unknown signature.
+INVALID_ARGUMENT for a request that does not fit the signature or an unknown
+label, FAILED_PRECONDITION for an unknown signature.
 """
 
 from __future__ import annotations
@@ -14,33 +17,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import threading
+import time
 from collections.abc import Callable
 from concurrent import futures
 
 import grpc
-import numpy as np
-from tensorflow.core.framework import tensor_pb2
-from tensorflow.core.framework import types_pb2
+from google.protobuf import text_format
+from grpc_health.v1 import health
+from grpc_health.v1 import health_pb2
+from grpc_health.v1 import health_pb2_grpc
 from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.apis import model_service_pb2_grpc
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
+from xent.serving.dispatch import CallRecorder
+from xent.serving.dispatch import run_signature
 from xent.serving.errors import ServingError
-from xent.serving.limits import InputSize
 from xent.serving.limits import RequestLimits
-from xent.serving.limits import check_counts
-from xent.serving.limits import check_request_size
 from xent.serving.registry import Registry
 from xent.serving.signatures import DEFAULT_SIGNATURE
-from xent.serving.signatures import TensorSpec
-from xent.serving.signatures import check_input_names
-from xent.serving.signatures import check_inputs
+from xent.serving.tensors import array_to_tensor
+from xent.serving.tensors import decode_tensor_inputs
+from xent.serving.tensors import tensor_size
+from xent.serving.tensors import tensor_to_array
 
 __all__ = [
+    "HEALTH_SERVICES",
     "GrpcServer",
     "array_to_tensor",
     "status_response",
@@ -51,32 +56,28 @@ __all__ = [
 logger = logging.getLogger("xent.serving")
 
 _SIGNATURE_DEF = "signature_def"
-_NUMPY_DATATYPES = {
-    np.dtype(np.float16): types_pb2.DT_HALF,
-    np.dtype(np.float32): types_pb2.DT_FLOAT,
-    np.dtype(np.float64): types_pb2.DT_DOUBLE,
-    np.dtype(np.int8): types_pb2.DT_INT8,
-    np.dtype(np.int16): types_pb2.DT_INT16,
-    np.dtype(np.int32): types_pb2.DT_INT32,
-    np.dtype(np.int64): types_pb2.DT_INT64,
-    np.dtype(np.uint8): types_pb2.DT_UINT8,
-    np.dtype(np.uint16): types_pb2.DT_UINT16,
-    np.dtype(np.uint32): types_pb2.DT_UINT32,
-    np.dtype(np.uint64): types_pb2.DT_UINT64,
-    np.dtype(np.bool_): types_pb2.DT_BOOL,
-}
+_OK = "OK"
+# The names a health check may ask about ("" is the whole server).
+HEALTH_SERVICES = (
+    "",
+    "tensorflow.serving.PredictionService",
+    "tensorflow.serving.ModelService",
+)
+# gRPC messages logged in the request log are skipped past this size.
+_MAX_LOGGED_MESSAGE = 1 << 20
 
 
 def status_response(
-    registry: Registry, name: str, version: int | None
+    registry: Registry, name: str, version: int | None, label: str | None = None
 ) -> get_model_status_pb2.GetModelStatusResponse:
     """The GetModelStatusResponse of `name` (one version, or all of them).
 
     Raises:
-        ServingError: NOT_FOUND for an unknown model or version.
+        ServingError: NOT_FOUND for an unknown model or version;
+            INVALID_ARGUMENT for an unknown label.
     """
     response = get_model_status_pb2.GetModelStatusResponse()
-    for status in registry.status(name, version):
+    for status in registry.status(name, version, label):
         entry = response.model_version_status.add()
         entry.version = status.version
         entry.status.SetInParent()
@@ -89,216 +90,40 @@ def status_response(
     return response
 
 
-def tensor_size(proto: tensor_pb2.TensorProto, spec: TensorSpec) -> InputSize:
-    """What an input TensorProto expands to, from its shape alone.
-
-    Nothing is allocated: the shape, not the values sent, says how large the
-    array is (TF's shorthand repeats the last value up to the shape), so it
-    is what `check_request_size` must see first.
-
-    Args:
-        proto: The input.
-        spec: The signature's input it is sent to.
-
-    Returns:
-        Its shape and, for strings, the bytes they expand to.
-
-    Raises:
-        ServingError: INVALID_ARGUMENT naming the input for a dtype other
-            than the input's, an unknown rank or a negative dimension.
-    """
-    _check_dtype(proto, spec)
-    if proto.tensor_shape.unknown_rank:
-        raise ServingError.invalid(
-            f"Input {spec.name!r} has an unknown rank; send its shape"
-        )
-    shape = tuple(d.size for d in proto.tensor_shape.dim)
-    if min(shape, default=0) < 0:
-        raise ServingError.invalid(
-            f"Input {spec.name!r} has a negative dimension: {list(shape)}"
-        )
-    string_bytes = 0
-    if proto.dtype == types_pb2.DT_STRING:
-        values = proto.string_val
-        size = math.prod(shape)
-        string_bytes = sum(len(v) for v in values)
-        if 0 < len(values) < size:
-            string_bytes += (size - len(values)) * len(values[-1])
-    return InputSize(shape, string_bytes)
-
-
-def tensor_to_array(proto: tensor_pb2.TensorProto, spec: TensorSpec) -> np.ndarray:
-    """The array of an input TensorProto, which must have the input's dtype.
-
-    Decodes what `tf.make_ndarray` decodes for the dtypes a signature input
-    can have (a tenth of its time for small tensors), TF's short-list
-    shorthand included: fewer values than the shape holds repeat the last one
-    (no value: zeros). Call `check_request_size` on `tensor_size` first: the
-    array is allocated at its full size.
-
-    Raises:
-        ServingError: INVALID_ARGUMENT naming the input.
-    """
-    shape = tensor_size(proto, spec).shape
-    size = math.prod(shape)
-    invalid = f"Input {spec.name!r} is not a valid TensorProto"
-    if proto.dtype == types_pb2.DT_STRING:
-        if proto.tensor_content:
-            raise ServingError.invalid(f"{invalid}: strings go in string_val")
-        values = list(proto.string_val)
-        if len(values) > size:
-            raise ServingError.invalid(_too_many(invalid, len(values), shape))
-        array = np.empty(size, dtype=object)
-        array[: len(values)] = values
-        array[len(values) :] = values[-1] if values else b""
-        return array.reshape(shape)
-    field, wire, dtype = _VALUE_FIELDS[proto.dtype]
-    if proto.tensor_content:
-        expected = size * dtype.itemsize
-        if len(proto.tensor_content) != expected:
-            raise ServingError.invalid(
-                f"{invalid}: {len(proto.tensor_content)} bytes of tensor_content "
-                f"for shape {list(shape)}, expected {expected}"
-            )
-        return (
-            np.frombuffer(proto.tensor_content, dtype=dtype.newbyteorder("<"))
-            .astype(dtype, copy=False)
-            .reshape(shape)
-        )
-    values = np.array(list(getattr(proto, field)), dtype=wire)
-    if len(values) > size:
-        raise ServingError.invalid(_too_many(invalid, len(values), shape))
-    if proto.dtype == types_pb2.DT_HALF:
-        values = values.astype(np.uint16).view(np.float16)
-    elif dtype.kind in "iu" and values.size and wire != dtype:
-        info = np.iinfo(dtype)
-        if values.min() < info.min or values.max() > info.max:
-            raise ServingError.invalid(
-                f"{invalid}: values outside [{info.min}, {info.max}] for "
-                f"{spec.datatype_name}"
-            )
-    array = np.empty(size, dtype=dtype)
-    array[: len(values)] = values
-    array[len(values) :] = values[-1] if len(values) else 0
-    return array.reshape(shape)
-
-
-def _check_dtype(proto: tensor_pb2.TensorProto, spec: TensorSpec) -> None:
-    if spec.numpy_dtype is None or spec.dtype == "string":
-        expected = types_pb2.DT_STRING if spec.dtype == "string" else None
-    else:
-        expected = _NUMPY_DATATYPES.get(spec.numpy_dtype)
-    if expected is None:
-        raise ServingError.invalid(
-            f"Input {spec.name!r} has dtype {spec.dtype}, which this server "
-            "cannot decode"
-        )
-    if proto.dtype != expected:
-        raise ServingError.invalid(
-            f"Input {spec.name!r} has dtype {_datatype_name(proto.dtype)}, "
-            f"expected {spec.datatype_name}"
-        )
-
-
-def _datatype_name(value: int) -> str:
-    try:
-        return types_pb2.DataType.Name(value)
-    except ValueError:
-        return f"{value} (not a DataType)"
-
-
-def _too_many(invalid: str, count: int, shape: tuple) -> str:
-    return f"{invalid}: {count} values for shape {list(shape)}"
-
-
-# DataType -> (value field, its NumPy type, the input's NumPy type).
-_VALUE_FIELDS = {
-    types_pb2.DT_HALF: ("half_val", np.int32, np.dtype(np.float16)),
-    types_pb2.DT_FLOAT: ("float_val", np.float32, np.dtype(np.float32)),
-    types_pb2.DT_DOUBLE: ("double_val", np.float64, np.dtype(np.float64)),
-    types_pb2.DT_INT8: ("int_val", np.int32, np.dtype(np.int8)),
-    types_pb2.DT_INT16: ("int_val", np.int32, np.dtype(np.int16)),
-    types_pb2.DT_INT32: ("int_val", np.int32, np.dtype(np.int32)),
-    types_pb2.DT_INT64: ("int64_val", np.int64, np.dtype(np.int64)),
-    types_pb2.DT_UINT8: ("int_val", np.int32, np.dtype(np.uint8)),
-    types_pb2.DT_UINT16: ("int_val", np.int32, np.dtype(np.uint16)),
-    types_pb2.DT_UINT32: ("uint32_val", np.uint32, np.dtype(np.uint32)),
-    types_pb2.DT_UINT64: ("uint64_val", np.uint64, np.dtype(np.uint64)),
-    types_pb2.DT_BOOL: ("bool_val", np.bool_, np.dtype(np.bool_)),
-}
-
-
-def array_to_tensor(array: np.ndarray) -> tensor_pb2.TensorProto:
-    """A TensorProto of `array` (numbers as raw `tensor_content`, like TF).
-
-    Args:
-        array: Numbers, booleans, or an object array of bytes (strings).
-
-    Returns:
-        The proto.
-    """
-    proto = tensor_pb2.TensorProto()
-    for size in array.shape:
-        proto.tensor_shape.dim.add().size = size
-    if array.dtype.kind in "OSU":
-        proto.dtype = types_pb2.DT_STRING
-        proto.string_val.extend(
-            v.encode("utf-8") if isinstance(v, str) else v for v in array.reshape(-1)
-        )
-        return proto
-    proto.dtype = _NUMPY_DATATYPES[array.dtype]
-    proto.tensor_content = (
-        np.ascontiguousarray(array)
-        .astype(array.dtype.newbyteorder("<"), copy=False)
-        .tobytes()
-    )
-    return proto
-
-
 class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def __init__(
-        self, registry: Registry, executor: futures.Executor, limits: RequestLimits
+        self,
+        registry: Registry,
+        executor: futures.Executor,
+        limits: RequestLimits,
+        recorder: CallRecorder,
     ):
         self._registry = registry
         self._executor = executor
         self._limits = limits
+        self._recorder = recorder
 
     async def Predict(self, request, context):  # noqa: N802 - the proto's names
-        try:
-            return await self._predict(request, context.time_remaining())
-        except ServingError as err:
-            await context.abort(grpc.StatusCode[err.code.name], err.message)
-        except Exception:  # noqa: BLE001 - never a traceback to the client
-            logger.exception("Internal error answering a gRPC request")
-            await context.abort(grpc.StatusCode.INTERNAL, "Internal error")
+        timeout = context.time_remaining()
+        return await _answer(
+            context, self._recorder, "predict", self._predict, request, timeout
+        )
 
     async def GetModelMetadata(self, request, context):  # noqa: N802
-        return await _answer(context, self._metadata, request)
+        return await _answer(
+            context, self._recorder, "GetModelMetadata", self._metadata, request
+        )
 
     async def _predict(
         self, request: predict_pb2.PredictRequest, client_timeout: float | None
     ):
-        name, version = _model_spec(request.model_spec)
-        servable = self._registry.servable(name, version)
+        name, version, label = _model_spec(request.model_spec)
+        servable = self._registry.servable(name, version, label)
         signature = servable.signature(
             request.model_spec.signature_name or DEFAULT_SIGNATURE
         )
         spec = signature.spec
-        check_input_names(request.inputs.keys(), spec)
-        # Sizes first: nothing is allocated for a request over the limits.
-        check_request_size(
-            {
-                key: tensor_size(proto, spec.inputs[key])
-                for key, proto in request.inputs.items()
-            },
-            self._limits,
-        )
-        inputs = {
-            key: tensor_to_array(proto, spec.inputs[key])
-            for key, proto in request.inputs.items()
-        }
-        check_inputs(inputs, spec)
-        check_counts(inputs, spec.name, self._limits)
+        inputs = decode_tensor_inputs(request.inputs, spec, self._limits)
         wanted = list(request.output_filter) or sorted(spec.outputs)
         for key in wanted:
             if key not in spec.outputs:
@@ -307,7 +132,10 @@ class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                     f"signature {spec.name!r}: {sorted(spec.outputs)}"
                 )
         timeouts = [t for t in (self._limits.timeout_s, client_timeout) if t]
-        outputs = await self._run(signature.run, inputs, min(timeouts, default=None))
+        self._recorder.count_run(name, signature.run)
+        outputs = await run_signature(
+            signature.run, inputs, min(timeouts, default=None), self._executor
+        )
         response = predict_pb2.PredictResponse()
         response.model_spec.name = servable.name
         response.model_spec.version.value = servable.version
@@ -316,44 +144,8 @@ class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             response.outputs[key].CopyFrom(array_to_tensor(outputs[key]))
         return response
 
-    async def _run(self, run: Callable, inputs, timeout_s: float | None) -> dict:
-        """Runs the model off the event loop: through the batcher's queue when
-        batching is on, else on the executor's threads.
-
-        Raises:
-            ServingError: DEADLINE_EXCEEDED when no answer came within
-                `timeout_s` (a call still queued in the batcher never runs).
-        """
-        loop = asyncio.get_running_loop()
-        submit = getattr(run, "submit", None)
-        if submit is None:
-            answer = loop.run_in_executor(self._executor, run, inputs)
-        else:
-            answer = loop.create_future()
-
-            def done(result, error):
-                def settle():
-                    if answer.done():  # The call was cancelled meanwhile.
-                        return
-                    if error is not None:
-                        answer.set_exception(error)
-                    else:
-                        answer.set_result(result)
-
-                with contextlib.suppress(RuntimeError):  # The loop is closed.
-                    loop.call_soon_threadsafe(settle)
-
-            submit(inputs, done, timeout_s)
-        try:
-            return await asyncio.wait_for(answer, timeout_s)
-        except asyncio.TimeoutError:  # Not TimeoutError before Python 3.11.
-            raise ServingError.deadline_exceeded(
-                f"No answer from the model within {timeout_s:g} s (the "
-                "server's deadline or the client's)"
-            ) from None
-
     async def _metadata(self, request: get_model_metadata_pb2.GetModelMetadataRequest):
-        name, version = _model_spec(request.model_spec)
+        name, version, label = _model_spec(request.model_spec)
         fields = list(request.metadata_field)
         if not fields:
             raise ServingError.invalid(
@@ -365,7 +157,7 @@ class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                     f"Metadata field {field} is not supported; only "
                     f"{_SIGNATURE_DEF!r} is"
                 )
-        servable = self._registry.servable(name, version)
+        servable = self._registry.servable(name, version, label)
         response = get_model_metadata_pb2.GetModelMetadataResponse()
         response.model_spec.name = servable.name
         response.model_spec.version.value = servable.version
@@ -374,35 +166,96 @@ class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
 
 class _ModelService(model_service_pb2_grpc.ModelServiceServicer):
-    def __init__(self, registry: Registry):
+    def __init__(self, registry: Registry, recorder: CallRecorder):
         self._registry = registry
+        self._recorder = recorder
 
     async def GetModelStatus(self, request, context):  # noqa: N802 - the proto's names
         async def status(request):
-            name, version = _model_spec(request.model_spec)
-            return status_response(self._registry, name, version)
+            name, version, label = _model_spec(request.model_spec)
+            return status_response(self._registry, name, version, label)
 
-        return await _answer(context, status, request)
+        return await _answer(context, self._recorder, "GetModelStatus", status, request)
 
 
-def _model_spec(spec) -> tuple[str, int | None]:
+def _model_spec(spec) -> tuple[str, int | None, str | None]:
     if not spec.name:
         raise ServingError.invalid("model_spec.name is required")
-    if spec.version_label:
-        raise ServingError.invalid(
-            f"Unrecognized servable version label: {spec.version_label}"
-        )
-    return spec.name, spec.version.value if spec.HasField("version") else None
+    if spec.HasField("version"):
+        return spec.name, spec.version.value, None
+    return spec.name, None, spec.version_label or None
 
 
-async def _answer(context: grpc.aio.ServicerContext, method: Callable, request):
+async def _answer(
+    context: grpc.aio.ServicerContext,
+    recorder: CallRecorder,
+    api: str,
+    method: Callable,
+    request,
+    *args,
+):
+    """Answers `method(request, *args)`; errors become status codes, and the
+    call is recorded (metrics, request log)."""
+    start = time.perf_counter()
+    response, status, message = None, _OK, ""
     try:
-        return await method(request)
+        response = await method(request, *args)
     except ServingError as err:
-        await context.abort(grpc.StatusCode[err.code.name], err.message)
+        status, message = err.code.name, err.message
     except Exception:  # noqa: BLE001 - never a traceback to the client
-        logger.exception("Internal error answering a gRPC request")
-        await context.abort(grpc.StatusCode.INTERNAL, "Internal error")
+        logger.exception("Internal error answering a gRPC %s request", api)
+        status, message = "INTERNAL", "Internal error"
+    version = None
+    if status == _OK and api != "GetModelStatus":
+        version = response.model_spec.version.value
+    recorder.record(
+        api,
+        request.model_spec.name,
+        version,
+        status,
+        time.perf_counter() - start,
+        lambda: (_message_text(request), _message_text(response) or message),
+    )
+    if status != _OK:
+        await context.abort(grpc.StatusCode[status], message)
+    return response
+
+
+def _message_text(message) -> str:
+    if message is None:
+        return ""
+    if message.ByteSize() > _MAX_LOGGED_MESSAGE:
+        return f"<{type(message).__name__} of {message.ByteSize()} bytes>"
+    return text_format.MessageToString(message, as_one_line=True)
+
+
+class _Health:
+    """The health service, SERVING while a model version is available."""
+
+    def __init__(self, registry: Registry, loop: asyncio.AbstractEventLoop):
+        self.servicer = health.aio.HealthServicer()
+        self._registry = registry
+        self._loop = loop
+        self._serving: bool | None = None
+
+    def update(self) -> None:
+        """Sets the status from the registry (any thread; a registry listener)."""
+        serving = bool(self._registry.models())
+        if serving == self._serving:
+            return
+        self._serving = serving
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+
+        async def set_all():
+            for service in HEALTH_SERVICES:
+                await self.servicer.set(service, status)
+
+        if not self._loop.is_closed():
+            asyncio.run_coroutine_threadsafe(set_all(), self._loop)
 
 
 class GrpcServer:
@@ -420,6 +273,7 @@ class GrpcServer:
         max_message_bytes: Largest accepted request message.
         max_workers: Threads running the model when batching is off.
         limits: The most work one request may ask for.
+        recorder: Records the calls (metrics, request log); None for none.
 
     Raises:
         OSError: When the address cannot be bound.
@@ -433,12 +287,15 @@ class GrpcServer:
         max_message_bytes: int = 16 << 20,
         max_workers: int = 32,
         limits: RequestLimits | None = None,
+        recorder: CallRecorder | None = None,
     ):
         limits = RequestLimits() if limits is None else limits
+        recorder = recorder or CallRecorder(None, None, "GRPC")
         self._executor = futures.ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="xent-grpc"
         )
         self._loop = asyncio.new_event_loop()
+        self._health = _Health(registry, self._loop)
         self._thread: threading.Thread | None = None
         self._stopped: threading.Event | None = None
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -452,11 +309,12 @@ class GrpcServer:
                 ],
             )
             prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-                _PredictionService(registry, self._executor, limits), server
+                _PredictionService(registry, self._executor, limits, recorder), server
             )
             model_service_pb2_grpc.add_ModelServiceServicer_to_server(
-                _ModelService(registry), server
+                _ModelService(registry, recorder), server
             )
+            health_pb2_grpc.add_HealthServicer_to_server(self._health.servicer, server)
             try:
                 bound = server.add_insecure_port(address)
             except RuntimeError as err:
@@ -471,6 +329,7 @@ class GrpcServer:
             self._loop.close()
             self._executor.shutdown(wait=False)
             raise
+        registry.add_listener(self._health.update)
 
     def start(self) -> None:
         """Starts answering."""
@@ -498,6 +357,7 @@ class GrpcServer:
 
         async def shut_down():
             try:
+                await self._health.servicer.enter_graceful_shutdown()
                 await self._server.stop(grace_s)
             finally:
                 self._loop.call_soon(self._loop.stop)

@@ -21,11 +21,23 @@ refused and unloaded rather than served stale. Version folders outside
 int64 (what TF Serving's protos carry) are ignored with one ERROR line.
 Model names come only from the folders found, so a request can never name a
 path.
+
+With a model config file (`xent.serving.model_config`) the models are those
+it lists, each under its own base path, each version policy choosing the
+versions served, and its version labels naming versions; the file is asked
+again at every scan, so edits apply without a restart.
+
+Before a version serves, its warm-up requests are replayed: TF Serving's
+`assets.extra/tf_serving_warmup_requests` (`xent.serving.warmup`), else the
+exporter's `assets.extra/example_request.json`. A version whose warm-up fails
+(a corrupt file, a request the model refuses) is refused like one that fails
+to load.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -33,6 +45,7 @@ import re
 import threading
 from collections.abc import Callable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +54,15 @@ from xent.serving.batching import Batcher
 from xent.serving.batching import BatchingOptions
 from xent.serving.errors import Code
 from xent.serving.errors import ServingError
+from xent.serving.limits import RequestLimits
+from xent.serving.model_config import MODEL_NAME_RE
+from xent.serving.model_config import ModelConfig
 from xent.serving.signatures import DEFAULT_SIGNATURE
 from xent.serving.signatures import SignatureSpec
 from xent.serving.signatures import TensorSpec
 from xent.serving.signatures import decode_predict_request
+from xent.serving.tensors import decode_tensor_inputs
+from xent.serving.warmup import read_warmup_requests
 
 __all__ = [
     "Registry",
@@ -56,9 +74,8 @@ __all__ = [
 
 logger = logging.getLogger("xent.serving")
 
-_MODEL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _VERSION_RE = re.compile(r"[0-9]+")
-_WARMUP_FILE = Path("assets.extra") / "example_request.json"
+_EXAMPLE_FILE = Path("assets.extra") / "example_request.json"
 _MAX_REASON = 400
 _MAX_VERSION = (1 << 63) - 1
 
@@ -91,6 +108,7 @@ class Servable:
         signature_defs: The `SignatureDefMap` proto of the SavedModel (what
             GetModelMetadata answers), the init op included as in TF Serving.
         batchers: The batchers of `signatures` (closed on unload).
+        warmup_requests: How many warm-up requests ran before it served.
     """
 
     name: str
@@ -99,6 +117,7 @@ class Servable:
     signatures: Mapping[str, Signature]
     signature_defs: object
     batchers: tuple[Batcher, ...] = ()
+    warmup_requests: int = 0
 
     def signature(self, key: str) -> Signature:
         """The signature `key`.
@@ -154,9 +173,10 @@ def load_servable(
             `max_batch_size` of 1 calls the model once per request.
 
     Returns:
-        The servable. When the version has an `assets.extra/
-        example_request.json` (written by `xent.export`), that request has
-        been run once (a warm-up that also proves the version works).
+        The servable, warmed up: the requests of its `assets.extra/
+        tf_serving_warmup_requests`, else of its `assets.extra/
+        example_request.json` (both written by `xent.export`), have run once
+        (which also proves that the version works).
 
     Raises:
         Exception: Whatever loading or the warm-up raised.
@@ -182,15 +202,22 @@ def load_servable(
     }
     if not signatures:
         raise ValueError("the SavedModel has no signatures")
-    _warm_up(path, signatures)
+    warmed = _warm_up(path, signatures)
     batchers = []
     if batching is not None and batching.enabled:
         for key, signature in signatures.items():
             if signature.spec.batchable:
-                batcher = Batcher(signature.run, batching, f"{name}-{version}-{key}")
+                on_batch = batching.on_batch and functools.partial(
+                    batching.on_batch, name, key
+                )
+                batcher = Batcher(
+                    signature.run, batching, f"{name}-{version}-{key}", on_batch
+                )
                 batchers.append(batcher)
                 signatures[key] = Signature(signature.spec, batcher)
-    return Servable(name, version, path, signatures, signature_defs, tuple(batchers))
+    return Servable(
+        name, version, path, signatures, signature_defs, tuple(batchers), warmed
+    )
 
 
 def _signature_spec(key: str, function) -> SignatureSpec:
@@ -297,16 +324,31 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a, b))
 
 
-def _warm_up(path: Path, signatures: Mapping[str, Signature]) -> None:
-    example = path / _WARMUP_FILE
+def _warm_up(path: Path, signatures: Mapping[str, Signature]) -> int:
+    """Runs the version's warm-up requests; returns how many ran."""
+    requests = read_warmup_requests(path)
+    limits = RequestLimits()
+    for i, request in enumerate(requests):
+        key = request.model_spec.signature_name or DEFAULT_SIGNATURE
+        if key not in signatures:
+            raise ValueError(f"warm-up request {i} names an unknown signature {key!r}")
+        signature = signatures[key]
+        try:
+            signature.run(decode_tensor_inputs(request.inputs, signature.spec, limits))
+        except ServingError as err:
+            raise ValueError(f"warm-up request {i}: {err.message}") from None
+    if requests:
+        return len(requests)
+    example = path / _EXAMPLE_FILE
     if not example.is_file():
-        return
+        return 0
     body = json.loads(example.read_text(encoding="utf-8"))
     key = body.get("signature_name", DEFAULT_SIGNATURE)
     if key not in signatures:
-        raise ValueError(f"{_WARMUP_FILE} names an unknown signature {key!r}")
+        raise ValueError(f"{_EXAMPLE_FILE} names an unknown signature {key!r}")
     signature = signatures[key]
     signature.run(decode_predict_request(body, signature.spec).inputs)
+    return 1
 
 
 def _one_line(text: str) -> str:
@@ -321,22 +363,31 @@ class _Refused:
 
 
 class Registry:
-    """The served models under `base_path` (see the module docstring).
+    """The served models (see the module docstring).
 
     Args:
-        base_path: The model base directory.
+        base_path: The model base directory: every folder is a model, every
+            version found is served. Ignored with `model_configs`.
         batching: Batching of every loaded signature (None: off).
         loader: Loads one version, called as `loader(name, version, path,
             batching)`; `load_servable` by default.
+        model_configs: Returns the configured models (called at every scan,
+            e.g. `ModelConfigFile.models`); None serves `base_path`.
     """
 
     def __init__(
         self,
-        base_path: str | Path,
+        base_path: str | Path | None,
         batching: BatchingOptions | None = None,
         loader: Callable[..., Servable] = load_servable,
+        model_configs: Callable[[], Sequence[ModelConfig]] | None = None,
     ):
-        self._base = Path(base_path)
+        if base_path is None and model_configs is None:
+            raise ValueError("Registry needs a base_path or model_configs")
+        self._base = None if base_path is None else Path(base_path)
+        self._model_configs = model_configs
+        self._labels: dict[str, dict[str, int]] = {}
+        self._listeners: list[Callable[[], None]] = []
         self._batching = batching
         self._loader = loader
         self._lock = threading.Lock()
@@ -349,19 +400,55 @@ class Registry:
         self._poller: threading.Thread | None = None
 
     @property
-    def base_path(self) -> Path:
-        """The model base directory."""
+    def base_path(self) -> Path | None:
+        """The model base directory (None with a model config)."""
         return self._base
+
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        """Calls `callback()` (from the loading thread) after every load or
+        unload, and once now."""
+        self._listeners.append(callback)
+        callback()
+
+    def _changed(self) -> None:
+        for callback in self._listeners:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - a listener never stops loading
+                logger.exception("A registry listener failed")
 
     # ----------------------------------------------------------------------
     # Lookups (any thread).
     # ----------------------------------------------------------------------
-    def servable(self, name: str, version: int | None = None) -> Servable:
-        """The loaded version `version` of `name`, or its latest one.
+    def resolve_label(self, name: str, label: str) -> int:
+        """The version that `label` of model `name` names.
 
         Raises:
-            ServingError: NOT_FOUND with TF Serving's message.
+            ServingError: NOT_FOUND for an unknown model; INVALID_ARGUMENT
+                for an unknown label (TF Serving's message).
         """
+        with self._lock:
+            known = name in self._models or name in self._labels
+            version = self._labels.get(name, {}).get(label)
+        if version is None:
+            if not known:
+                raise ServingError.not_found(
+                    f"Servable not found for request: Latest({name})"
+                )
+            raise ServingError.invalid(f"Unrecognized servable version label: {label}")
+        return version
+
+    def servable(
+        self, name: str, version: int | None = None, label: str | None = None
+    ) -> Servable:
+        """The loaded version `version` (or `label`) of `name`, or its latest one.
+
+        Raises:
+            ServingError: NOT_FOUND with TF Serving's message;
+                INVALID_ARGUMENT for an unknown label.
+        """
+        if label is not None:
+            version = self.resolve_label(name, label)
         with self._lock:
             versions = self._models.get(name, {})
             if version is None:
@@ -376,16 +463,22 @@ class Registry:
             f"Servable not found for request: Specific({name}, {version})"
         )
 
-    def status(self, name: str, version: int | None = None) -> list[VersionStatus]:
+    def status(
+        self, name: str, version: int | None = None, label: str | None = None
+    ) -> list[VersionStatus]:
         """The loaded and refused versions of `name` (newest first).
 
         Args:
             name: The model name.
             version: Only this version.
+            label: Only the version of this label.
 
         Raises:
-            ServingError: NOT_FOUND when the model or version is unknown.
+            ServingError: NOT_FOUND when the model or version is unknown;
+                INVALID_ARGUMENT for an unknown label.
         """
+        if label is not None:
+            version = self.resolve_label(name, label)
         with self._lock:
             statuses = [VersionStatus(v, True) for v in self._models.get(name, {})]
             statuses += [
@@ -412,17 +505,15 @@ class Registry:
     # Loading (one thread at a time).
     # ----------------------------------------------------------------------
     def refresh(self) -> None:
-        """Scans the base path once: loads new versions, unloads gone ones."""
+        """Scans once: loads new versions, then unloads those gone (so that a
+        `latest` policy never leaves a gap), applies the version labels."""
         with self._refresh_lock:
-            found = self._scan()
-            if found is None:
+            scanned = self._scan()
+            if scanned is None:
                 return
+            found, labels = scanned
             with self._lock:
                 loaded = {n: dict(v) for n, v in self._models.items()}
-            for name, versions in loaded.items():
-                for version in sorted(set(versions) - set(found.get(name, {}))):
-                    self._unload(name, version)
-            with self._lock:
                 self._refused = {
                     k: r
                     for k, r in self._refused.items()
@@ -441,6 +532,12 @@ class Registry:
                             version,
                         )
                         self._load(name, version, path, fingerprint)
+            for name, versions in loaded.items():
+                for version in sorted(set(versions) - set(found.get(name, {}))):
+                    self._unload(name, version, self._gone_reason())
+            with self._lock:
+                self._labels = labels
+            self._changed()
 
     def start(self, poll_seconds: float) -> None:
         """Loads what is there now, then polls every `poll_seconds`."""
@@ -473,39 +570,61 @@ class Registry:
             except Exception:  # noqa: BLE001 - keep polling; say why
                 logger.exception("Scanning %s failed", self._base)
 
-    def _scan(self) -> dict[str, dict[int, Path]] | None:
+    def _scan(self) -> tuple[dict[str, dict[int, Path]], dict] | None:
+        """`({model: {version: folder}}, {model: {label: version}})` to serve."""
+        if self._model_configs is not None:
+            found, labels = {}, {}
+            for config in self._model_configs():
+                versions = self._versions_in(config.base_path, config.name)
+                if versions is None:
+                    versions = {}
+                chosen = config.policy.select(versions)
+                found[config.name] = {v: p for v, p in versions.items() if v in chosen}
+                labels[config.name] = dict(config.labels)
+            return found, labels
         try:
             children = sorted(self._base.iterdir())
         except OSError as err:
             logger.warning("Cannot read the model base path %s: %s", self._base, err)
             return None
-        found: dict[str, dict[int, Path]] = {}
+        found = {}
         for model_dir in children:
-            if not model_dir.is_dir() or not _MODEL_NAME_RE.fullmatch(model_dir.name):
+            if not model_dir.is_dir() or not MODEL_NAME_RE.fullmatch(model_dir.name):
                 continue
-            versions: dict[int, Path] = {}
-            try:
-                entries = sorted(model_dir.iterdir())
-            except OSError:
+            versions = self._versions_in(model_dir, model_dir.name)
+            if versions is not None:
+                found[model_dir.name] = versions
+        return found, {}
+
+    def _gone_reason(self) -> str:
+        if self._model_configs is None:
+            return "its folder is gone"
+        return "its folder is gone or the model config no longer serves it"
+
+    def _versions_in(self, model_dir: Path, name: str) -> dict[int, Path] | None:
+        """The version folders of one model (None when unreadable)."""
+        try:
+            entries = sorted(model_dir.iterdir())
+        except OSError:
+            return None
+        versions: dict[int, Path] = {}
+        for entry in entries:
+            if not (_VERSION_RE.fullmatch(entry.name) and entry.is_dir()):
                 continue
-            for entry in entries:
-                if not (_VERSION_RE.fullmatch(entry.name) and entry.is_dir()):
-                    continue
-                version = int(entry.name)
-                if version > _MAX_VERSION:
-                    if entry not in self._ignored:
-                        self._ignored.add(entry)
-                        logger.error(
-                            "Ignored model %r version folder %s: versions are "
-                            "int64 numbers, at most %d",
-                            model_dir.name,
-                            entry,
-                            _MAX_VERSION,
-                        )
-                    continue
-                versions.setdefault(version, entry)
-            found[model_dir.name] = versions
-        return found
+            version = int(entry.name)
+            if version > _MAX_VERSION:
+                if entry not in self._ignored:
+                    self._ignored.add(entry)
+                    logger.error(
+                        "Ignored model %r version folder %s: versions are "
+                        "int64 numbers, at most %d",
+                        name,
+                        entry,
+                        _MAX_VERSION,
+                    )
+                continue
+            versions.setdefault(version, entry)
+        return versions
 
     def _load(self, name: str, version: int, path: Path, fingerprint: tuple) -> None:
         """Loads a version, or loads it again over the one served."""
@@ -547,13 +666,14 @@ class Registry:
         if previous is not None:
             previous.close()
         logger.info(
-            "%s model %r version %d from %s (signatures %s); serving "
-            "versions %s, latest %d",
+            "%s model %r version %d from %s (signatures %s, %d warm-up "
+            "requests); serving versions %s, latest %d",
             "Loaded" if previous is None else "Reloaded",
             name,
             version,
             path,
             sorted(servable.signatures),
+            servable.warmup_requests,
             versions,
             versions[-1],
         )

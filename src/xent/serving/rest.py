@@ -1,50 +1,67 @@
-"""TensorFlow Serving's REST API v1 over the standard library's HTTP server.
+"""TensorFlow Serving's REST API v1 on aiohttp's HTTP/1.1 server.
 
-    GET  /v1/models/{name}[/versions/{v}]                 model status
-    GET  /v1/models/{name}[/versions/{v}]/metadata        signature defs
-    POST /v1/models/{name}[/versions/{v}]:predict         predict
+    GET  /v1/models/{name}[/versions/{v}|/labels/{l}]              model status
+    GET  /v1/models/{name}[/versions/{v}|/labels/{l}]/metadata     signature defs
+    POST /v1/models/{name}[/versions/{v}|/labels/{l}]:predict      predict
+    GET  /monitoring/prometheus/metrics          Prometheus metrics (`metrics`)
 
-Answers are JSON; errors are `{"error": "..."}` with 400 for a bad request
-and 404 for an unknown model or version (TF Serving's codes), 500 with
-"Internal error" for a bug (the traceback goes to the log, never to the
-client). Bodies larger than `max_body_bytes` are refused with 400 before
-they are read (chunked bodies as soon as the chunks announced exceed it).
-HTTP/1.1 keep-alive; one thread per connection; HEAD wherever GET works.
+Answers are JSON; errors are `{"error": "..."}` with TF Serving's codes: 400
+for a bad request, 404 for an unknown model or version, 500 with "Internal
+error" for a bug (the traceback goes to the log, never to the client). HEAD
+works wherever GET does.
 
-Parsing is strict where lenient parsers let requests be smuggled or read
-differently by a proxy: `Content-Length` is decimal digits only (no `+5`,
-`1_0`, repeats or lists), a body with both `Content-Length` and
-`Transfer-Encoding` is refused, chunk sizes are hexadecimal digits only (no
-`0x`, sign or `_`), each chunk ends with CRLF, header names are tokens. A
-request must arrive within `header_timeout_s` of its first byte (headers)
-and its body within `body_timeout_s`, however slowly the bytes trickle in;
-past that it is answered 408 and its connection closed (checked by one
-reaper thread), so slow clients cannot hold the connection slots.
+The HTTP layer is aiohttp's (its llhttp parser and keep-alive handling);
+this module adds what a model server exposed to clients needs on top:
 
-`RestServer.stop` drains: it stops accepting connections, closes idle
-keep-alive connections, lets requests in flight finish (each then closes its
-connection) and returns when none is left or the grace period is over.
+* a body larger than `max_body_bytes` is answered 413 as soon as that is
+  known: from `Content-Length` (before `100 Continue`), else while reading,
+  chunked bodies and gzip/deflate bodies (`Content-Encoding`) included: the
+  decompressed size counts, so a gzip bomb stops at the limit;
+* request lines or header fields over 8190 bytes, or more than 100 header
+  fields, are answered 431; malformed framing (`Content-Length: +5`, both
+  `Content-Length` and `Transfer-Encoding`, bad chunk sizes...) 400;
+* a request's headers must arrive within `header_timeout_s` of its first
+  byte (of the connection's opening for the first request) and its body
+  within `body_timeout_s`, else 408 and the connection is closed: slow
+  clients cannot hold the connection slots; idle keep-alive connections are
+  closed after `idle_timeout_s`;
+* at most `max_connections` connections are open; one more is answered 503
+  and closed at once;
+* `stop` drains: it stops accepting, closes idle connections, lets requests
+  in flight finish (each then closes its connection) within the grace period.
+
+The event loop runs in its own thread. JSON is decoded on the loop (on a
+worker thread for bodies over 64 KiB); the model runs on the batcher's
+thread or on a pool of threads (`xent.serving.dispatch.run_signature`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import http.server
+import asyncio
+import json
 import logging
 import re
 import socket
-import socketserver
 import threading
 import time
 import urllib.parse
-from http import HTTPStatus
+from concurrent import futures
 
+from aiohttp import HttpVersion11
+from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.http_exceptions import LineTooLong
 from google.protobuf import json_format
 
-from xent.serving.batching import Batcher
+from xent.serving.dispatch import CallRecorder
+from xent.serving.dispatch import run_signature
 from xent.serving.errors import ServingError
 from xent.serving.grpc_server import status_response
 from xent.serving.limits import RequestLimits
+from xent.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from xent.serving.metrics import METRICS_PATH
+from xent.serving.metrics import ServingMetrics
 from xent.serving.registry import Registry
 from xent.serving.signatures import decode_predict_request
 from xent.serving.signatures import dumps
@@ -63,23 +80,28 @@ _MODEL_PATH = re.compile(
     r"(?P<suffix>/metadata|:[A-Za-z]+)?",
     re.IGNORECASE,
 )
-_MAX_LINE = 65536
-_DECIMAL = re.compile(r"[0-9]{1,18}")
-_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_REAP_INTERVAL_S = 0.25
+_MAX_LINE = 8190
 _MAX_HEADERS = 100
-_DISCARD_LIMIT = 64 << 20
+_BACKLOG = 128
+_LINGER_S = 2.0
+_INLINE_BODY = 64 << 10
+_SERVER = "xent-serving"
+_OK = "OK"
+_SENT_VERSION = "xent_http_version"
 
 
-def status_json(registry: Registry, name: str, version: int | None) -> dict:
+def status_json(
+    registry: Registry, name: str, version: int | None, label: str | None = None
+) -> dict:
     """The GetModelStatusResponse of `name` as TF Serving prints it in JSON."""
-    return _proto_json(status_response(registry, name, version))
+    return _proto_json(status_response(registry, name, version, label))
 
 
-def metadata_json(registry: Registry, name: str, version: int | None) -> dict:
+def metadata_json(
+    registry: Registry, name: str, version: int | None, label: str | None = None
+) -> dict:
     """The REST metadata answer: model spec and signature defs."""
-    servable = registry.servable(name, version)
+    servable = registry.servable(name, version, label)
     return {
         "model_spec": {
             "name": servable.name,
@@ -98,15 +120,13 @@ def _proto_json(message) -> dict:
     )
 
 
-class _BodyTooLargeError(Exception):
-    pass
+class _HttpError(Exception):
+    """An answer decided by the HTTP layer (413, 408, ...), not the API."""
 
-
-class _Headers(dict):
-    """Request headers by lower-case name; `get` takes any case."""
-
-    def get(self, name: str, default=None):
-        return super().get(name.lower(), default)
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 class RestServer:
@@ -116,13 +136,16 @@ class RestServer:
         registry: The models to serve.
         host: Address to listen on; loopback by default.
         port: TCP port; 0 for any free port (see `port`).
-        max_body_bytes: Largest accepted request body.
-        max_connections: Most open connections; more are answered 503.
+        max_body_bytes: Largest accepted request body (decompressed).
+        max_connections: Most open connections; one more is answered 503.
         idle_timeout_s: An idle keep-alive connection is closed after this.
         limits: The most work one request may ask for.
         header_timeout_s: Longest time from the first byte of a request to
             the end of its headers.
         body_timeout_s: Longest time to receive a request body.
+        recorder: Records the calls (metrics, request log); None for none.
+        metrics: Served at `/monitoring/prometheus/metrics`; None: 404.
+        max_workers: Threads running the model when batching is off.
 
     Raises:
         OSError: When the address cannot be bound.
@@ -134,56 +157,57 @@ class RestServer:
         host: str = "127.0.0.1",
         port: int = 8501,
         max_body_bytes: int = 16 << 20,
-        max_connections: int = 512,
+        max_connections: int = 256,
         idle_timeout_s: float = 60.0,
         limits: RequestLimits | None = None,
         header_timeout_s: float = 10.0,
         body_timeout_s: float = 30.0,
+        recorder: CallRecorder | None = None,
+        metrics: ServingMetrics | None = None,
+        max_workers: int = 32,
     ):
         self.registry = registry
         self.limits = RequestLimits() if limits is None else limits
-        self.header_timeout_s = header_timeout_s
-        self.body_timeout_s = body_timeout_s
-        self._reaper_stop = threading.Event()
-        self._reaper: threading.Thread | None = None
         self.max_body_bytes = max_body_bytes
         self.max_connections = max_connections
         self.idle_timeout_s = idle_timeout_s
-        self._lock = threading.Condition()
-        self._handlers: dict[_Handler, bool] = {}  # handler -> busy
+        self.header_timeout_s = header_timeout_s
+        self.body_timeout_s = body_timeout_s
+        self._recorder = recorder or CallRecorder(None, None, "REST")
+        self._metrics = metrics
+        self._executor = futures.ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="xent-rest"
+        )
+        self._connections: set[_Connection] = set()  # Touched on the loop only.
         self._draining = False
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.create_server((host, port), family=family, backlog=_BACKLOG)
+        self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
-        server_class = _IPv6Server if ":" in host else _Server
-        self._httpd = server_class((host, port), _Handler)
-        self._httpd.app = self
+        self._server: asyncio.base_events.Server | None = None
+        self._manager: web.Server | None = None
 
     @property
     def port(self) -> int:
         """The bound port."""
-        return self._httpd.server_address[1]
+        return self._sock.getsockname()[1]
 
     def start(self) -> None:
-        """Serves in a background thread."""
+        """Serves on the event loop's thread."""
+
+        async def create():
+            self._manager = web.Server(
+                self._handle, request_factory=self._request, loop=self._loop
+            )
+            self._server = await self._loop.create_server(
+                self._protocol, sock=self._sock
+            )
+
+        self._loop.run_until_complete(create())
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="xent-rest",
-            daemon=True,
+            target=self._loop.run_forever, name="xent-rest-loop", daemon=True
         )
         self._thread.start()
-        self._reaper = threading.Thread(
-            target=self._reap, name="xent-rest-reaper", daemon=True
-        )
-        self._reaper.start()
-
-    def _reap(self) -> None:
-        """Answers 408 to connections past their header or body deadline."""
-        while not self._reaper_stop.wait(_REAP_INTERVAL_S):
-            now = time.monotonic()
-            with self._lock:
-                handlers = list(self._handlers)
-            for handler in handlers:
-                handler.expire(now)
 
     def stop(self, grace_s: float = 30.0) -> bool:
         """Stops accepting, closes idle connections, waits for requests in flight.
@@ -191,294 +215,181 @@ class RestServer:
         Returns:
             Whether every request finished within `grace_s`.
         """
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join()
-        self._httpd.server_close()
-        deadline = time.monotonic() + grace_s
-        with self._lock:
-            self._draining = True
-            for handler, busy in self._handlers.items():
-                if not busy:
-                    handler.wake()
-            while self._handlers:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._lock.wait(remaining)
-        self._reaper_stop.set()
-        return True
-
-    # Connection bookkeeping, called by the handlers.
-    def _open(self, handler: _Handler) -> bool:
-        with self._lock:
-            if self._draining or len(self._handlers) >= self.max_connections:
-                return False
-            self._handlers[handler] = False
+        if self._thread is None:
+            self._sock.close()
+            self._loop.close()
+            self._executor.shutdown(wait=False)
             return True
+        future = asyncio.run_coroutine_threadsafe(self._drain(grace_s), self._loop)
+        try:
+            drained = future.result(grace_s + 5.0)
+        except futures.TimeoutError:
+            drained = False
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5.0)
+        if not self._thread.is_alive():
+            self._loop.close()
+        self._thread = None
+        self._executor.shutdown(wait=False)
+        return drained
 
-    def _close(self, handler: _Handler) -> None:
-        with self._lock:
-            self._handlers.pop(handler, None)
-            self._lock.notify_all()
-
-    def _busy(self, handler: _Handler, busy: bool) -> bool:
-        """Marks a connection busy or idle; returns whether we are draining."""
-        with self._lock:
-            if handler in self._handlers:
-                self._handlers[handler] = busy
-            return self._draining
-
-
-class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 128
-    app: RestServer
-
-    def server_bind(self):
-        # HTTPServer.server_bind resolves the host name (getfqdn): skip it.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def handle_error(self, request, client_address):
-        logger.debug("Connection from %s failed", client_address, exc_info=True)
-
-
-class _IPv6Server(_Server):
-    address_family = socket.AF_INET6
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "xent-serving"
-    sys_version = ""
-    disable_nagle_algorithm = True
-    server: _Server
+    async def _drain(self, grace_s: float) -> bool:
+        self._draining = True
+        self._server.close()
+        for connection in list(self._connections):
+            connection.close_if_idle()
+        deadline = self._loop.time() + grace_s
+        while self._connections and self._loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        drained = not self._connections
+        for connection in list(self._connections):
+            connection.force_close()
+        # Connection tasks still waiting (a lingering read of a refused body,
+        # a handler past the grace period) end here, not with the loop.
+        tasks = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
+        return drained
 
     # ------------------------------------------------------------------
-    # Connection life cycle.
+    # Connections (called on the loop).
     # ------------------------------------------------------------------
-    def setup(self):
-        self.timeout = self.server.app.idle_timeout_s
-        self._deadline_lock = threading.Lock()
-        self._deadline: float | None = None
-        self._timed_out = False
-        super().setup()
-
-    def _arm(self, seconds: float) -> None:
-        """Starts a phase (headers, body) that must end within `seconds`."""
-        with self._deadline_lock:
-            self._deadline = time.monotonic() + seconds
-
-    def _disarm(self) -> None:
-        """Ends the phase.
-
-        Raises:
-            OSError: When the reaper already answered 408.
-        """
-        with self._deadline_lock:
-            self._deadline = None
-            if self._timed_out:
-                raise OSError("request timed out")
-
-    def expire(self, now: float) -> None:
-        """Answers 408 and closes when the current phase is past its deadline
-        (called by the reaper thread; the handler's thread is blocked in a
-        read, which the shutdown ends)."""
-        with self._deadline_lock:
-            if self._deadline is None or now < self._deadline:
-                return
-            self._deadline = None
-            self._timed_out = True
-        body = error_body("Timed out reading the request")
-        try:
-            self.wfile.write(
-                b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json"
-                b"\r\nConnection: close\r\nContent-Length: "
-                + str(len(body)).encode()
-                + b"\r\n\r\n"
-                + body
-            )
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def handle(self):
-        app = self.server.app
-        if not app._open(self):
-            self.close_connection = True
-            self._send(503, error_body("The server is busy or shutting down"))
-            return
-        try:
-            super().handle()
-        finally:
-            app._close(self)
-
-    def wake(self) -> None:
-        """Ends an idle keep-alive wait (the server is draining)."""
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RD)
-
-    def handle_one_request(self):
-        app = self.server.app
-        try:
-            # Idle until the first byte; then the headers have a deadline.
-            if not self.rfile.peek(1):
-                self.close_connection = True
-                return
-        except OSError:  # Idle timeout, reset, or woken to drain.
-            self.close_connection = True
-            return
-        app._busy(self, True)
-        try:
-            self._arm(app.header_timeout_s)
-            self.raw_requestline = self.rfile.readline(_MAX_LINE + 1)
-            if len(self.raw_requestline) > _MAX_LINE:
-                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
-                return
-            if not self.parse_request():
-                return
-            self._disarm()
-            handler = getattr(self, f"_do_{self.command}", None)
-            if handler is None:
-                self.close_connection = True
-                self._send(405, error_body(f"Method {self.command} is not supported"))
-                return
-            handler()
-        except OSError:
-            self.close_connection = True
-        finally:
-            with self._deadline_lock:
-                self._deadline = None
-            if app._busy(self, False):
-                self.close_connection = True
-
-    def parse_request(self) -> bool:
-        """Parses the request line and headers (sets `command`, `path`, ...).
-
-        The checks of `BaseHTTPRequestHandler.parse_request`, with the
-        headers read into a plain dict rather than through the `email`
-        package, which took most of the server's Python time per request.
-        """
-        self.command = None
-        self.request_version = "HTTP/0.9"
-        self.close_connection = True
-        line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
-        self.requestline = line
-        words = line.split()
-        if len(words) != 3 or not words[2].startswith("HTTP/"):
-            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request line {line[:100]!r}")
-            return False
-        command, path, version = words
-        try:
-            major, minor = (int(v) for v in version[5:].split(".", 1))
-        except ValueError:
-            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request version {version!r}")
-            return False
-        if major >= 2:
-            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED)
-            return False
-        if path.startswith("//"):
-            path = "/" + path.lstrip("/")
-        self.command, self.path, self.request_version = command, path, version
-        headers = _Headers()
-        for _ in range(_MAX_HEADERS + 1):
-            raw = self.rfile.readline(_MAX_LINE + 1)
-            if len(raw) > _MAX_LINE:
-                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
-                return False
-            if raw in (b"\r\n", b"\n", b""):
-                break
-            name, colon, value = str(raw, "iso-8859-1").partition(":")
-            name = name.lower()
-            if not colon or not _TOKEN.fullmatch(name):
-                self.send_error(
-                    HTTPStatus.BAD_REQUEST, f"Bad header line {raw[:100]!r}"
-                )
-                return False
-            value = value.strip()
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        else:
-            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
-            return False
-        self.headers = headers
-        connection = headers.get("connection", "").lower()
-        self.close_connection = connection == "close" or (
-            (major, minor) < (1, 1) and connection != "keep-alive"
+    def _protocol(self) -> _Connection:
+        return _Connection(
+            self,
+            self._manager,
+            loop=self._loop,
+            keepalive_timeout=self.idle_timeout_s,
+            max_line_size=_MAX_LINE,
+            max_field_size=_MAX_LINE,
+            max_headers=_MAX_HEADERS,
+            lingering_time=_LINGER_S,
+            access_log=None,
         )
-        expects = headers.get("expect", "").lower() == "100-continue"
-        if expects and (major, minor) >= (1, 1):
-            return self.handle_expect_100()
+
+    def admit(self, connection: _Connection) -> bool:
+        """Counts a new connection in; False when full or draining."""
+        if self._draining or len(self._connections) >= self.max_connections:
+            return False
+        self._connections.add(connection)
         return True
 
-    def handle_expect_100(self):
-        # Refuse an oversized body before the client sends it.
-        try:
-            self._content_length()
-        except ServingError as err:
-            self.close_connection = True
-            self._send(400, error_body(err.message))
-            return False
-        except _BodyTooLargeError as err:
-            self.close_connection = True
-            self._send(400, error_body(str(err)))
-            return False
-        return super().handle_expect_100()
-
-    def send_error(self, code, message=None, explain=None):
-        # Protocol-level errors (bad request line, headers): JSON, no HTML.
-        self.close_connection = True
-        try:
-            text = message or HTTPStatus(code).phrase
-        except ValueError:
-            text = str(code)
-        self._send(int(code), error_body(text))
-
-    def log_message(self, format, *args):  # noqa: A002 - the base signature
-        logger.debug("%s - %s", self.address_string(), format % args)
+    def release(self, connection: _Connection) -> None:
+        """Counts a closed connection out."""
+        self._connections.discard(connection)
 
     # ------------------------------------------------------------------
     # Requests.
     # ------------------------------------------------------------------
-    def _do_GET(self):  # noqa: N802 - http.server's naming
-        self._dispatch("GET")
+    def _request(self, message, payload, protocol, writer, task) -> web.BaseRequest:
+        """The request, answered as HTTP/1.1 whatever version it names (an
+        HTTP/1.0 request is answered with `Connection: close` unless it asks
+        for keep-alive; HTTP/2 and later are answered 505)."""
+        sent = message.version
+        if sent != HttpVersion11:
+            message = message._replace(version=HttpVersion11)
+        request = web.BaseRequest(message, payload, protocol, writer, task, self._loop)
+        request[_SENT_VERSION] = sent
+        return request
 
-    def _do_POST(self):  # noqa: N802
-        self._dispatch("POST")
-
-    def _do_HEAD(self):  # noqa: N802
-        self._dispatch("GET", head=True)
-
-    def _dispatch(self, method: str, head: bool = False) -> None:
-        path = self.path.split("?", 1)[0]
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        connection = request.protocol
+        connection.begin_request()
         try:
-            # Read a body even where none is expected: the next request on
-            # this connection starts after it.
-            self._arm(self.server.app.body_timeout_s)
-            try:
-                body = self._read_body()
-            finally:
-                self._disarm()  # Raises OSError if the reaper answered 408.
-            if body is None:
-                return
-            status, answer = self._route(method, path, body)
-        except ServingError as err:
-            status, answer = err.code.http_status, error_body(err.message)
-        except _BodyTooLargeError as err:
-            self.close_connection = True
-            self._send(400, error_body(str(err)))
-            self._discard_input()
-            return
-        except Exception as err:  # noqa: BLE001 - never a traceback to the client
-            if isinstance(err, OSError) and self._timed_out:
-                raise  # Answered 408 already.
-            logger.exception("Internal error answering %s %s", method, path)
-            status, answer = 500, error_body("Internal error")
-        self._send(status, answer, head)
+            response = await self._respond(request)
+        finally:
+            connection.end_request()
+        if self._draining:
+            response.force_close()
+        return response
 
-    def _route(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
-        registry = self.server.app.registry
+    async def _respond(self, request: web.BaseRequest) -> web.StreamResponse:
+        method = request.method
+        path = request.raw_path.split("?", 1)[0]
+        if path.startswith("//"):
+            path = "/" + path.lstrip("/")
+        try:
+            sent = request[_SENT_VERSION]
+            if sent >= (2, 0):
+                raise _HttpError(505, f"HTTP/{sent[0]} is not supported")
+            if method not in ("GET", "HEAD", "POST"):
+                raise _HttpError(405, f"Method {method} is not supported")
+            body = await self._read_body(request)
+        except _HttpError as err:
+            return _json(err.status, error_body(err.message), close=True)
+        if method == "GET" or method == "HEAD":
+            if path == METRICS_PATH and self._metrics is not None:
+                return web.Response(
+                    body=self._metrics.exposition(),
+                    headers={"Content-Type": METRICS_CONTENT_TYPE, "Server": _SERVER},
+                )
+            method = "GET"
+        return await self._api(method, path, body)
+
+    async def _read_body(self, request: web.BaseRequest) -> bytes:
+        """The body (decompressed), at most `max_body_bytes`, within the
+        body timeout.
+
+        Raises:
+            _HttpError: 413, 408, or 400 for a malformed body.
+        """
+        limit = self.max_body_bytes
+        length = request.content_length
+        if length is not None and length > limit:
+            raise _too_large(f"Request body of {length} bytes", limit)
+        if request.headers.get("Expect", "").lower() == "100-continue":
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        parts, total = [], 0
+        try:
+            async with asyncio.timeout(self.body_timeout_s):
+                while chunk := await request.content.readany():
+                    total += len(chunk)
+                    if total > limit:
+                        raise _too_large(
+                            f"Request body of more than {limit} bytes", limit
+                        )
+                    parts.append(chunk)
+        except TimeoutError:
+            raise _HttpError(408, "Timed out reading the request body") from None
+        except (web.RequestPayloadError, HttpProcessingError) as err:
+            raise _HttpError(400, f"Malformed request body: {_cause(err)}") from None
+        return b"".join(parts)
+
+    async def _api(self, method: str, path: str, body: bytes) -> web.Response:
+        start = time.perf_counter()
+        api, name, version, answer = "", "", None, b""
+        try:
+            api, name, version, label = self._route(method, path)
+            answer = await self._call(api, name, version, label, body)
+            status_name, status = _OK, 200
+        except ServingError as err:
+            status_name, status = err.code.name, err.code.http_status
+            answer = error_body(err.message)
+        except Exception:  # noqa: BLE001 - never a traceback to the client
+            logger.exception("Internal error answering %s %s", method, path)
+            status_name, status, answer = "INTERNAL", 500, error_body("Internal error")
+        if api:
+            self._recorder.record(
+                api,
+                name,
+                version,
+                status_name,
+                time.perf_counter() - start,
+                lambda: (
+                    body.decode("utf-8", "replace"),
+                    answer.decode("utf-8", "replace"),
+                ),
+            )
+        return _json(status, answer)
+
+    def _route(self, method: str, path: str) -> tuple[str, str, int | None, str | None]:
+        """(API, model, version, label) of a request path.
+
+        Raises:
+            ServingError: NOT_FOUND or INVALID_ARGUMENT for other paths.
+        """
         match = _MODEL_PATH.fullmatch(path)
         if match is None:
             if path.lower().startswith("/v1/"):
@@ -486,153 +397,164 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             raise ServingError.not_found(f"Not found: {method} {path}")
         name = urllib.parse.unquote(match["name"])
         version = None if match["version"] is None else int(match["version"])
+        label = match["label"] and urllib.parse.unquote(match["label"])
         suffix = (match["suffix"] or "").lower()
-        if match["label"] is not None:
-            registry.status(name)  # An unknown model is a 404 first.
-            raise ServingError.invalid(
-                "Unrecognized servable version label: "
-                f"{urllib.parse.unquote(match['label'])}"
-            )
         if method == "GET" and suffix == "":
-            return 200, dumps(status_json(registry, name, version))
+            return "GetModelStatus", name, version, label
         if method == "GET" and suffix == "/metadata":
-            return 200, dumps(metadata_json(registry, name, version))
+            return "GetModelMetadata", name, version, label
         if method == "POST" and suffix == ":predict":
-            return 200, self._predict(name, version, body)
+            return "predict", name, version, label
         if method == "POST" and suffix in (":classify", ":regress"):
             raise ServingError.invalid(
                 f"{suffix[1:]} is not supported by this server; use :predict"
             )
         raise ServingError.invalid(f"Malformed request: {method} {path}")
 
-    def _predict(self, name: str, version: int | None, body: bytes) -> bytes:
-        app = self.server.app
-        servable = app.registry.servable(name, version)
-        request = parse_json_body(body)
-        signature = servable.signature(request_signature_name(request))
-        decoded = decode_predict_request(request, signature.spec, app.limits)
-        run = signature.run
-        if isinstance(run, Batcher):
-            outputs = run(decoded.inputs, app.limits.timeout_s)
-        else:  # A call already running cannot be interrupted: no deadline.
-            outputs = run(decoded.inputs)
+    async def _call(
+        self, api: str, name: str, version: int | None, label: str | None, body: bytes
+    ) -> bytes:
+        if api == "GetModelStatus":
+            return dumps(status_json(self.registry, name, version, label))
+        if api == "GetModelMetadata":
+            return dumps(metadata_json(self.registry, name, version, label))
+        servable = self.registry.servable(name, version, label)
+        if len(body) > _INLINE_BODY:  # Keep the loop free for other clients.
+            decoded, signature = await self._loop.run_in_executor(
+                self._executor, self._decode, servable, body
+            )
+        else:
+            decoded, signature = self._decode(servable, body)
+        self._recorder.count_run(name, signature.run)
+        outputs = await run_signature(
+            signature.run, decoded.inputs, self.limits.timeout_s, self._executor
+        )
         return dumps(encode_predict_response(outputs, decoded.row_format))
 
-    # ------------------------------------------------------------------
-    # Bodies and answers.
-    # ------------------------------------------------------------------
-    def _content_length(self) -> int:
-        limit = self.server.app.max_body_bytes
-        raw = self.headers.get("Content-Length")
-        if self.headers.get("Transfer-Encoding") is not None:
-            if raw is not None:
-                raise ServingError.invalid(
-                    "A request may not have both Content-Length and Transfer-Encoding"
-                )
-            return 0
-        if raw is None:
-            return 0
-        if not _DECIMAL.fullmatch(raw):
-            raise ServingError.invalid(f"Invalid Content-Length: {raw[:40]!r}")
-        length = int(raw)
-        if length > limit:
-            raise _BodyTooLargeError(
-                f"Request body of {length} bytes exceeds the limit of {limit} bytes"
-            )
-        return length
+    def _decode(self, servable, body: bytes):
+        request = parse_json_body(body)
+        signature = servable.signature(request_signature_name(request))
+        return decode_predict_request(request, signature.spec, self.limits), signature
 
-    def _read_body(self) -> bytes | None:
-        """The request body (None when the connection broke)."""
-        encoding = self.headers.get("Transfer-Encoding")
-        if encoding is not None:
-            if self.headers.get("Content-Length") is not None:
-                self.close_connection = True
-                self._content_length()  # Raises.
-            if encoding.strip().lower() != "chunked":
-                self.close_connection = True
-                raise ServingError.invalid(
-                    f"Unsupported Transfer-Encoding: {encoding!r}"
-                )
-            return self._read_chunked()
-        try:
-            length = self._content_length()
-        except ServingError:
-            self.close_connection = True
-            raise
-        body = self.rfile.read(length) if length else b""
-        if len(body) < length:
-            self.close_connection = True
-            return None
-        return body
 
-    def _read_chunked(self) -> bytes | None:
-        limit = self.server.app.max_body_bytes
-        parts, total = [], 0
-        while True:
-            line = self.rfile.readline(_MAX_LINE + 1)
-            digits = line.split(b";", 1)[0].rstrip(b" \t\r\n")
-            if not _CHUNK_SIZE.fullmatch(digits):
-                self.close_connection = True
-                if not line:
-                    return None
-                raise ServingError.invalid(
-                    f"Malformed chunked body: chunk size {digits[:20]!r}"
-                )
-            size = int(digits, 16)
-            if size == 0:
-                while self.rfile.readline(_MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
-                    pass  # Trailers.
-                return b"".join(parts)
-            total += size
-            if total > limit:
-                raise _BodyTooLargeError(
-                    f"Request body of more than {limit} bytes exceeds the limit of "
-                    f"{limit} bytes"
-                )
-            chunk = self.rfile.read(size)
-            end = self.rfile.readline(_MAX_LINE + 1)
-            if len(chunk) < size or not end:
-                self.close_connection = True
-                return None
-            if end not in (b"\r\n", b"\n"):
-                self.close_connection = True
-                raise ServingError.invalid(
-                    "Malformed chunked body: no CRLF after a chunk"
-                )
-            parts.append(chunk)
+def _json(status: int, body: bytes, close: bool = False) -> web.Response:
+    response = web.Response(
+        status=status,
+        body=body,
+        content_type="application/json",
+        headers={"Server": _SERVER},
+    )
+    if close:
+        response.force_close()
+    return response
 
-    def _discard_input(self) -> None:
-        """Reads what the client still sends after a refused body (briefly).
 
-        Closing a socket with unread input makes the kernel reset the
-        connection, and the client could miss the 400 it was sent.
-        """
-        try:
-            self.connection.shutdown(socket.SHUT_WR)
-            self.connection.settimeout(0.5)
-            end, read = time.monotonic() + 2.0, 0
-            while time.monotonic() < end and read < _DISCARD_LIMIT:
-                chunk = self.rfile.read1(65536)
-                if not chunk:
-                    break
-                read += len(chunk)
-        except OSError:
-            pass
+def _too_large(what: str, limit: int) -> _HttpError:
+    return _HttpError(413, f"{what} exceeds the limit of {limit} bytes")
 
-    def _send(self, status: int, body: bytes, head: bool = False) -> None:
-        if self._timed_out:  # The reaper answered 408 already.
-            raise OSError("request timed out")
-        if self.server.app._draining:
-            self.close_connection = True
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = ""
-        head_text = (
-            f"HTTP/1.1 {status} {phrase}\r\n"
-            "Content-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n"
-            + ("Connection: close\r\n" if self.close_connection else "")
-            + "\r\n"
+
+def _cause(err: BaseException) -> str:
+    cause = err.__cause__ or err
+    message = getattr(cause, "message", None) or str(cause)
+    return " ".join(str(message).split())[:200]
+
+
+class _Connection(web.RequestHandler):
+    """aiohttp's connection protocol plus the connection limit, the header
+    deadline and JSON answers to protocol errors (see the module docstring)."""
+
+    def __init__(self, app: RestServer, manager: web.Server, **kwargs):
+        super().__init__(manager, **kwargs)
+        self._app = app
+        self._event_loop = kwargs["loop"]
+        self._deadline: asyncio.TimerHandle | None = None
+        self._in_request = False
+        self._admitted = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if not self._app.admit(self):
+            transport.write(_raw_answer(503, "The server is busy or shutting down"))
+            transport.close()
+            return
+        self._admitted = True
+        super().connection_made(transport)
+        self._arm()  # The first request's headers are due from the opening.
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if not self._admitted:
+            return
+        self._admitted = False
+        self._disarm()
+        self._app.release(self)
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if data and self._deadline is None and not self._in_request:
+            self._arm()  # The first byte of a request: its headers are due.
+        super().data_received(data)
+
+    def begin_request(self) -> None:
+        """The headers are in: the handler runs (and times the body)."""
+        self._in_request = True
+        self._disarm()
+
+    def end_request(self) -> None:
+        """The handler answered."""
+        self._in_request = False
+
+    def close_if_idle(self) -> None:
+        """Closes the connection unless a request is being handled (drain)."""
+        if not self._in_request:
+            self.force_close()
+
+    def _arm(self) -> None:
+        self._deadline = self._event_loop.call_later(
+            self._app.header_timeout_s, self._headers_timed_out
         )
-        self.wfile.write(head_text.encode("latin-1") + (b"" if head else body))
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _headers_timed_out(self) -> None:
+        self._deadline = None
+        if self._in_request or self.transport is None:
+            return
+        self.transport.write(_raw_answer(408, "Timed out reading the request headers"))
+        self.force_close()
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """A protocol error found by the parser: JSON, no traceback."""
+        if isinstance(exc, LineTooLong) or (
+            isinstance(exc, BadHttpMessage) and "Too many headers" in str(exc)
+        ):
+            status, message = (
+                431,
+                (
+                    f"Request header fields too large (at most {_MAX_HEADERS} fields "
+                    f"of {_MAX_LINE} bytes)"
+                ),
+            )
+        elif status == 400 and exc is not None and "version" in str(exc).lower():
+            status = 505
+        text = message or (str(exc) if exc is not None else "Bad request")
+        text = text.removesuffix(" ^")  # llhttp's pointer under the bad byte.
+        logger.debug("Protocol error from %s: %s", request.remote, text)
+        return _json(status, error_body(" ".join(text.split())[:300]), close=True)
+
+
+def _raw_answer(status: int, message: str) -> bytes:
+    """A whole HTTP answer, for connections that have no request object."""
+    phrase = {408: "Request Timeout", 503: "Service Unavailable"}[status]
+    body = json.dumps({"error": message}).encode()
+    return (
+        f"HTTP/1.1 {status} {phrase}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body

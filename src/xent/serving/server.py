@@ -8,6 +8,11 @@
 `serve` runs one until SIGTERM or SIGINT (`xent serve`), then drains: no new
 connections or calls are accepted, requests in flight finish (up to
 `grace_seconds`), queued batches are answered, and it returns 0.
+
+The server keeps Prometheus metrics (`xent.serving.metrics`, REST path
+`/monitoring/prometheus/metrics`), answers gRPC health checks, and can log a
+sample of its requests (`request_log`). The models come from `model_base`
+or from a TF Serving model config file (`model_config_file`).
 """
 
 from __future__ import annotations
@@ -20,8 +25,12 @@ import threading
 from pathlib import Path
 
 from xent.serving.batching import BatchingOptions
+from xent.serving.dispatch import CallRecorder
 from xent.serving.limits import RequestLimits
+from xent.serving.metrics import ServingMetrics
+from xent.serving.model_config import ModelConfigFile
 from xent.serving.registry import Registry
+from xent.serving.request_log import RequestLog
 
 __all__ = ["ModelServer", "ServerConfig", "serve"]
 
@@ -33,7 +42,8 @@ class ServerConfig:
     """Settings of a `ModelServer`.
 
     Attributes:
-        model_base: The model base directory (`<model>/<version>/`).
+        model_base: The model base directory (`<model>/<version>/`); None
+            with `model_config_file`.
         host: Address to listen on; loopback by default. Any other address
             exposes the models to whoever can reach it (logged as a warning).
         rest_port: REST API port; 0 for any free port, None for no REST API.
@@ -62,9 +72,20 @@ class ServerConfig:
             request to the end of its headers (then 408).
         body_timeout_seconds: Longest time to receive a REST request body
             (then 408).
+        max_connections: Most open REST connections (one more is answered
+            503 and closed).
+        idle_timeout_seconds: An idle REST keep-alive connection is closed
+            after this.
+        model_config_file: A TF Serving `ModelServerConfig` text file listing
+            the models (instead of `model_base`).
+        model_config_file_poll_wait_seconds: How often the config file is
+            checked for changes; 0 reads it once.
+        request_log: A file to append sampled requests to (JSON lines);
+            None for none.
+        request_log_sample_rate: The share of requests logged, in [0, 1].
     """
 
-    model_base: Path
+    model_base: Path | None
     host: str = "127.0.0.1"
     rest_port: int | None = 8501
     grpc_port: int | None = 8500
@@ -81,9 +102,28 @@ class ServerConfig:
     deadline_seconds: float = RequestLimits.deadline_s
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 30.0
+    max_connections: int = 256
+    idle_timeout_seconds: float = 60.0
+    model_config_file: Path | None = None
+    model_config_file_poll_wait_seconds: float = 0.0
+    request_log: Path | None = None
+    request_log_sample_rate: float = 1.0
 
     def __post_init__(self):
-        object.__setattr__(self, "model_base", Path(self.model_base))
+        for arg in ("model_base", "model_config_file", "request_log"):
+            if getattr(self, arg) is not None:
+                object.__setattr__(self, arg, Path(getattr(self, arg)))
+        if (self.model_base is None) == (self.model_config_file is None):
+            raise ValueError(
+                "Invalid value for arguments model_base and model_config_file. "
+                "Expected exactly one of them. Received: "
+                f"{self.model_base!r} and {self.model_config_file!r}"
+            )
+        if not 0.0 <= self.request_log_sample_rate <= 1.0:
+            raise ValueError(
+                "Invalid value for argument request_log_sample_rate. Expected a "
+                f"number in [0, 1]. Received: {self.request_log_sample_rate!r}"
+            )
         for arg in ("rest_port", "grpc_port"):
             port = getattr(self, arg)
             if port is not None and not (isinstance(port, int) and 0 <= port < 65536):
@@ -106,6 +146,11 @@ class ServerConfig:
             "deadline_seconds": self.deadline_seconds >= 0,
             "header_timeout_seconds": self.header_timeout_seconds > 0,
             "body_timeout_seconds": self.body_timeout_seconds > 0,
+            "max_connections": self.max_connections >= 1,
+            "idle_timeout_seconds": self.idle_timeout_seconds > 0,
+            "model_config_file_poll_wait_seconds": (
+                self.model_config_file_poll_wait_seconds >= 0
+            ),
         }
         for arg, ok in positive.items():
             if not ok:
@@ -139,15 +184,31 @@ class ModelServer:
     Args:
         config: The settings.
 
+    Attributes:
+        metrics: The server's Prometheus metrics.
+
     Raises:
-        ValueError: When the model base path is not a directory.
+        ValueError: When the model base path is not a directory, or the
+            model config file cannot be read or parsed.
     """
 
     def __init__(self, config: ServerConfig):
-        if not config.model_base.is_dir():
+        model_configs = None
+        if config.model_config_file is not None:
+            model_configs = ModelConfigFile(
+                config.model_config_file, config.model_config_file_poll_wait_seconds
+            ).models
+        elif not config.model_base.is_dir():
             raise ValueError(f"Model base path {config.model_base} is not a directory")
         self.config = config
-        self.registry = Registry(config.model_base, config.batching)
+        self.metrics = ServingMetrics()
+        batching = dataclasses.replace(
+            config.batching, on_batch=self.metrics.observe_batch
+        )
+        self.registry = Registry(
+            config.model_base, batching, model_configs=model_configs
+        )
+        self._request_log = None
         self._rest = None
         self._grpc = None
         self._started = False
@@ -172,6 +233,10 @@ class ModelServer:
         from xent.serving.rest import RestServer
 
         config = self.config
+        if config.request_log is not None and self._request_log is None:
+            self._request_log = RequestLog(
+                config.request_log, config.request_log_sample_rate
+            )
         if not _is_loopback(config.host):
             logger.warning(
                 "Listening on %s, not a loopback address: anyone who can reach "
@@ -188,6 +253,11 @@ class ModelServer:
                     limits=config.limits,
                     header_timeout_s=config.header_timeout_seconds,
                     body_timeout_s=config.body_timeout_seconds,
+                    max_connections=config.max_connections,
+                    idle_timeout_s=config.idle_timeout_seconds,
+                    recorder=self._recorder("REST"),
+                    metrics=self.metrics,
+                    max_workers=config.grpc_workers,
                 )
             if config.grpc_port is not None:
                 self._grpc = GrpcServer(
@@ -197,18 +267,20 @@ class ModelServer:
                     max_message_bytes=config.max_body_bytes,
                     max_workers=config.grpc_workers,
                     limits=config.limits,
+                    recorder=self._recorder("GRPC"),
                 )
         except OSError:
             if self._rest is not None:
                 self._rest.stop(0)
                 self._rest = None
             raise
-        self.registry.start(config.poll_seconds)
+        self.registry.start(self._poll_seconds())
         models = self.registry.models()
+        source = config.model_base or config.model_config_file
         if not models:
             logger.warning(
                 "No model version found under %s yet%s",
-                config.model_base,
+                source,
                 f"; it is scanned every {config.poll_seconds:g} s"
                 if config.poll_seconds
                 else "",
@@ -226,7 +298,7 @@ class ModelServer:
         logger.info(
             "Serving %s from %s; batching %s",
             ", ".join(f"{n} {v}" for n, v in models.items()) or "no model",
-            config.model_base,
+            source,
             f"up to {batching.max_batch_size} rows, wait up to "
             f"{config.batch_timeout_ms:g} ms"
             if batching.enabled
@@ -257,10 +329,23 @@ class ModelServer:
         if grpc_done is not None:
             drained = grpc_done.wait(grace + 5.0) and drained
         self.registry.close()
+        if self._request_log is not None:
+            self._request_log.close()
+            self._request_log = None
         if self._started:
             logger.info("Stopped%s", "" if drained else " (grace period over)")
             self._started = False
         return drained
+
+    def _recorder(self, entrypoint: str) -> CallRecorder:
+        return CallRecorder(self.metrics, self._request_log, entrypoint)
+
+    def _poll_seconds(self) -> float:
+        """The scan interval: the shorter of the two polls that are on."""
+        polls = [self.config.poll_seconds]
+        if self.config.model_config_file is not None:
+            polls.append(self.config.model_config_file_poll_wait_seconds)
+        return min((p for p in polls if p > 0), default=0.0)
 
     def __enter__(self) -> ModelServer:
         self.start()

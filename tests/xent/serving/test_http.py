@@ -6,6 +6,7 @@ trickle bytes are answered 408 once the header or body deadline passes, and
 never keep others out. Every test is bounded in connections and time.
 """
 
+import gzip
 import json
 import socket
 import threading
@@ -176,3 +177,103 @@ def test_slow_clients_get_408_and_do_not_block_others(strict, first, timeout):
     for elapsed, answer in results:
         assert answer.startswith("HTTP/1.1 408"), answer
         assert elapsed < timeout + 1.5
+
+
+# ---------------------------------------------------------------------------
+# Body limits (gzip included), the connection limit, many slow clients.
+# ---------------------------------------------------------------------------
+SMALL_BODY = 64 << 10
+MAX_CONNECTIONS = 24
+
+
+@pytest.fixture(scope="module")
+def guarded(ctr_base):
+    server = start_server(
+        ctr_base,
+        grpc_port=None,
+        max_body_bytes=SMALL_BODY,
+        max_connections=MAX_CONNECTIONS,
+        header_timeout_seconds=HEADER_TIMEOUT,
+        body_timeout_seconds=BODY_TIMEOUT,
+    )
+    yield server
+    server.stop(5.0)
+
+
+def _body_of(text: str) -> dict:
+    return json.loads(text.split("\r\n\r\n", 1)[1])
+
+
+def test_gzip_body_is_decompressed(guarded):
+    body = gzip.compress(GOOD)
+    raw = _post(f"Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n", body)
+    status, text = _exchange(guarded.rest_port, raw)
+    assert status == 200, text
+    assert len(_body_of(text)["predictions"]) == 1
+
+
+def test_gzip_bomb_is_413(guarded):
+    # 10 MiB of spaces inside valid JSON: about 10 KiB on the wire.
+    body = gzip.compress(b'{"instances": [' + b" " * (10 << 20) + b"]}")
+    assert len(body) < SMALL_BODY
+    raw = _post(f"Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n", body)
+    status, text = _exchange(guarded.rest_port, raw)
+    assert status == 413, text
+    assert f"limit of {SMALL_BODY} bytes" in _body_of(text)["error"]
+    assert Rest(guarded.rest_port).post(PREDICT, GOOD)[0] == 200
+
+
+def test_chunked_body_over_the_limit_is_413(guarded):
+    chunk = b"x" * 8192
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(10))
+    raw = _post("Transfer-Encoding: chunked\r\n", body + b"0\r\n\r\n")
+    status, text = _exchange(guarded.rest_port, raw)
+    assert status == 413, text
+    assert "limit of" in _body_of(text)["error"]
+
+
+def test_malformed_gzip_is_400(guarded):
+    body = b"\x1f\x8b\x08\x00 this is not deflate data at all"
+    raw = _post(f"Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n", body)
+    status, text = _exchange(guarded.rest_port, raw)
+    assert status == 400, text
+    assert _body_of(text)["error"]
+
+
+def test_connections_over_the_limit_get_503_then_slots_free_up(guarded):
+    idle = [
+        socket.create_connection(("127.0.0.1", guarded.rest_port), 10)
+        for _ in range(MAX_CONNECTIONS)
+    ]
+    try:
+        time.sleep(0.2)
+        status, text = _exchange(guarded.rest_port, _post("Content-Length: 0\r\n"))
+        assert status == 503 and "busy" in _body_of(text)["error"]
+        # The silent connections get 408 at the header deadline...
+        for sock in idle:
+            assert sock.recv(65536).startswith(b"HTTP/1.1 408")
+    finally:
+        for sock in idle:
+            sock.close()
+    # ...and the slots serve good clients again.
+    assert Rest(guarded.rest_port, timeout=5).post(PREDICT, GOOD)[0] == 200
+
+
+def test_hundreds_of_slow_bodies_do_not_starve_good_clients(strict):
+    slow = []
+    try:
+        for _ in range(200):
+            sock = socket.create_connection(("127.0.0.1", strict.rest_port), 10)
+            sock.sendall(_post("Content-Length: 200\r\n", b'{"instances": ['))
+            slow.append(sock)
+        start = time.monotonic()
+        client = Rest(strict.rest_port, timeout=5)
+        for _ in range(5):
+            assert client.post(PREDICT, GOOD)[0] == 200
+        assert time.monotonic() - start < BODY_TIMEOUT
+        answers = [sock.recv(65536) for sock in slow]
+    finally:
+        for sock in slow:
+            sock.close()
+    assert all(a.startswith(b"HTTP/1.1 408") for a in answers), answers[:3]
+    assert time.monotonic() - start < BODY_TIMEOUT + 3.0

@@ -327,12 +327,12 @@ def test_bad_request_is_400_naming_the_problem(rest, body, fragment):
     assert rest.post(PREDICT, {"instances": [GOOD]})[0] == 200
 
 
-def test_oversized_body_is_400_and_not_read(ctr_server):
+def test_oversized_body_is_413_and_not_read(ctr_server):
     rest = Rest(ctr_server.rest_port)
     big = json.dumps({"instances": [GOOD] * (MAX_BODY // 40)})
     assert len(big) > MAX_BODY
     status, body = rest.post(PREDICT, big)
-    assert status == 400
+    assert status == 413
     assert f"limit of {MAX_BODY} bytes" in body["error"]
     rest.close()
     assert Rest(ctr_server.rest_port).post(PREDICT, {"instances": [GOOD]})[0] == 200
@@ -345,7 +345,7 @@ def test_oversized_body_refused_before_100_continue(ctr_server):
             "\r\nExpect: 100-continue\r\n\r\n".encode()
         )
         head = sock.recv(65536).decode()
-    assert head.startswith("HTTP/1.1 400")
+    assert head.startswith("HTTP/1.1 413")
     assert "100 Continue" not in head
     assert "exceeds the limit" in head
 
