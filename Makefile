@@ -11,11 +11,17 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements-nodeps.txt | sha256sum | cut -c1-16)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
+# The editable install: models/ and pipelines/ install as xent.models and
+# xent.pipelines, so setuptools maps the packages with an import finder and
+# prints "Editable installation ... Please be careful with folders in your
+# working directory with the same name as your package" on every install.
+# No folder here is named xent; the filter drops that one notice only.
 
 $(STAMP): pyproject.toml requirements-nodeps.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	PYTHONWARNINGS='ignore:Editable installation:UserWarning' \
+	  $(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@

@@ -24,6 +24,7 @@ Conventions:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +43,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from xent import information
+from xent import progress
 
 __all__ = [
     "ECE_BINS",
@@ -595,6 +597,8 @@ def baselines(
     Returns:
         `{"logistic_regression": metrics, "hist_gradient_boosting": metrics}`,
         each from `binary_metrics` or `multiclass_metrics` on the test split.
+        A progress line per model (`xent.progress.current()`) gives its
+        seconds.
 
     Raises:
         ValueError: If `task` is unknown or an argument has the wrong shape or
@@ -641,9 +645,14 @@ def baselines(
         "hist_gradient_boosting": HistGradientBoostingClassifier(random_state=seed),
     }
     results = {}
+    shown = progress.current()
     for name, model in models.items():
+        start = time.perf_counter()
         model.fit(xtr, ytr)
         proba = _full_proba(model, xte, n_classes)
+        shown.line(
+            f"  {name}: {xtr.shape[0]:,} rows in {time.perf_counter() - start:.1f} s"
+        )
         if task == "binary":
             results[name] = binary_metrics(yte, proba[:, 1])
         else:

@@ -42,6 +42,7 @@ import yaml
 from xent import backup as backup_lib
 from xent import config as config_lib
 from xent import distribute as distribute_lib
+from xent import progress
 from xent import report as report_lib
 from xent.stages import Evaluation
 from xent.stages import Prepared
@@ -91,7 +92,7 @@ class Task(Protocol):
     def prepare(self, config, log: Callable[[str], None]) -> None:
         """Builds what the task needs besides its data, before the run is
         seeded (e.g. the GAN's cached evaluation classifier); usually
-        nothing."""
+        nothing. `log` takes progress lines (silent under `--quiet`)."""
 
     def build_inputs(self, config) -> Prepared: ...
 
@@ -291,8 +292,11 @@ def run(
         saved_models: Export base directory; the model goes to
             `<saved_models>/<task>/<version>`.
         export: Whether to export the SavedModel.
-        verbose: Keras progress bar setting.
-        log: Where progress lines go.
+        verbose: Keras progress bar setting; 0 also silences every other
+            progress output of the run (`xent.progress`): data preparation,
+            the stage lines and their bars. The results table, the paths
+            written and errors are still logged.
+        log: Where the run's lines go (progress and results).
 
     `train.strategy` (absent: `default`) picks the `tf.distribute` strategy
     (`xent.distribute`); the model is created in its scope. Under
@@ -319,22 +323,24 @@ def run(
     # First: MultiWorkerMirroredStrategy must exist before any TensorFlow op.
     dist = distribute_lib.build_distribution(config.train.strategy)
     options = {"export": export, "verbose": verbose, "log": log}
-    if dist.is_chief:
-        run_path = make_run_dir(task.name, run_dir, config)
-        if dist.num_workers > 1 and (run_path / CONFIG_FILE).is_file():
-            # The other workers cannot see this run's backup: resuming would
-            # train different weights on each (or leave them waiting).
-            raise config_lib.ConfigError(
-                f"Run directory {run_path} holds an earlier run; a multi_worker "
-                "run is not resumed or reused: give a new --run-dir"
+    with progress.reporting(enabled=verbose > 0, log=log):
+        if dist.is_chief:
+            run_path = make_run_dir(task.name, run_dir, config)
+            if dist.num_workers > 1 and (run_path / CONFIG_FILE).is_file():
+                # The other workers cannot see this run's backup: resuming
+                # would train different weights on each (or leave them waiting).
+                raise config_lib.ConfigError(
+                    f"Run directory {run_path} holds an earlier run; a "
+                    "multi_worker run is not resumed or reused: give a new "
+                    "--run-dir"
+                )
+            return _run(task, config, dist, run_path, Path(saved_models), **options)
+        # Other workers take part in every collective step but keep nothing.
+        with tempfile.TemporaryDirectory(prefix="xent-worker-") as scratch:
+            scratch = Path(scratch)
+            return _run(
+                task, config, dist, scratch / "run", scratch / "saved_models", **options
             )
-        return _run(task, config, dist, run_path, Path(saved_models), **options)
-    # Other workers take part in every collective step but keep nothing.
-    with tempfile.TemporaryDirectory(prefix="xent-worker-") as scratch:
-        scratch = Path(scratch)
-        return _run(
-            task, config, dist, scratch / "run", scratch / "saved_models", **options
-        )
 
 
 def _run(
@@ -347,8 +353,10 @@ def _run(
     verbose: int,
     log: Callable[[str], None],
 ) -> RunResult:
-    """`run` in an existing run directory, under the distribution `dist`."""
+    """`run` in an existing run directory, under the distribution `dist`,
+    with the progress setting of `run` (`progress.current()`)."""
     train_cfg = config.train
+    shown = progress.current()
     run_path.mkdir(parents=True, exist_ok=True)
     if (run_path / REPORT_FILE).is_file():
         return _completed_run(run_path, log)
@@ -358,10 +366,12 @@ def _run(
 
         # Process-wide and irreversible (TensorFlow has no switch back).
         tf.config.experimental.enable_op_determinism()
-    task.prepare(config, log)
+    # Its lines are progress: silent under verbose=0.
+    task.prepare(config, shown.line)
     keras.utils.set_random_seed(train_cfg.seed)
 
-    data = task.build_inputs(config)
+    with shown.stage("preparing the data"):
+        data = task.build_inputs(config)
     # Again: preparing data (e.g. writing a file's TFRecord shards the first
     # time, not when they are cached) may draw from the global generators,
     # and the weights must not depend on that.
@@ -398,17 +408,25 @@ def _run(
         ) from None
     # The whole run's history, restored epochs included.
     history = backup.history
-    outcome = task.evaluate_model(model, config, data, history)
-    report = _report(task, config, data, dist, model, run_path, history, outcome)
+    with shown.stage("evaluating on the test split"):
+        outcome = task.evaluate_model(model, config, data, history)
+    baselines = {}
+    if dist.is_chief:
+        with shown.stage("fitting the baselines"):
+            baselines = task.baselines(config, data)
+    report = _report(
+        task, config, data, dist, model, run_path, history, outcome, baselines
+    )
 
     export_path = None
     if export:
         # A run killed after its export and before its report exports once.
         export_path = _recorded_export(run_path)
         if export_path is None:
-            export_path = task.export_model(
-                model, config, data, Path(saved_models) / task.name, outcome.metrics
-            )
+            with shown.stage("exporting the SavedModel"):
+                export_path = task.export_model(
+                    model, config, data, Path(saved_models) / task.name, outcome.metrics
+                )
             write_atomic(
                 run_path / _EXPORT_RECORD, json.dumps({"export": str(export_path)})
             )
@@ -489,13 +507,14 @@ def _report(
     run_path: Path,
     history: dict,
     outcome: Evaluation,
+    baselines: dict,
 ) -> dict:
     """`report.json` (before the export path is added)."""
     return {
         "task": task.name,
         "dataset": {"name": data.name, **data.summary},
         "metrics": {"test": outcome.metrics},
-        "baseline": task.baselines(config, data) if dist.is_chief else {},
+        "baseline": baselines,
         "training": {
             "epochs_run": len(next(iter(history.values()), [])),
             "history": history,

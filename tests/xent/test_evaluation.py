@@ -17,6 +17,7 @@ from sklearn.datasets import load_iris
 from sklearn.model_selection import train_test_split
 
 from xent import evaluation
+from xent import progress
 
 BINARY_KEYS = {
     "auc",
@@ -401,6 +402,24 @@ def test_baselines_breast_cancer():
         json.dumps(metrics, allow_nan=False)
     again = evaluation.baselines(xtr, ytr, xte, yte, task="binary", seed=0)
     assert again == results
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_baselines_log_a_progress_line_per_model_with_its_seconds():
+    x, y = load_iris(return_X_y=True)
+    lines = []
+    with progress.reporting(enabled=True, log=lines.append):
+        evaluation.baselines(x, y, x, y, "multiclass", 0)
+    assert [line.split(":")[0] for line in lines] == [
+        "  logistic_regression",
+        "  hist_gradient_boosting",
+    ]
+    assert all(
+        line.endswith(f"{len(y)} rows in {line.split()[-2]} s") for line in lines
+    )
+    with progress.reporting(enabled=False, log=lines.append):
+        evaluation.baselines(x, y, x, y, "multiclass", 0)
+    assert len(lines) == 2
 
 
 @pytest.mark.usefixtures("one_thread")

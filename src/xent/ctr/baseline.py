@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
 
+from xent import progress
 from xent.ctr import metrics as ctr_metrics
 from xent.ctr.specs import DenseFeat
 from xent.ctr.specs import FeatureSpec
@@ -69,7 +71,8 @@ def logistic_regression_baseline(
 
     Returns:
         `{"logistic_regression": metrics}` with `train_rows`, or `{}` when
-        the training rows hold one class.
+        the training rows hold one class. A progress line
+        (`xent.progress.current()`) gives the fit's rows and seconds.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -83,8 +86,13 @@ def logistic_regression_baseline(
         x_train, y_train = x_train[keep], y_train[keep]
     if len(np.unique(y_train)) < 2:
         return {}
+    start = time.perf_counter()
     lr = LogisticRegression(max_iter=300, C=1.0)
     lr.fit(x_train, y_train)
+    progress.current().line(
+        f"  logistic_regression: {x_train.shape[0]:,} rows in "
+        f"{time.perf_counter() - start:.1f} s"
+    )
     prob = lr.predict_proba(x_test)[:, 1]
     metrics = ctr_metrics.ctr_metrics(
         test[1], prob, background_ctr=background_ctr, groups=groups, p_true=p_true

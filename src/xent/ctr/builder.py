@@ -32,10 +32,12 @@ The builder class is not registered in the tfds catalog
 `load_tfds_clicks`.
 
 Preparing speaks xent's language: one line says what is prepared and where
-it is cached, and a progress bar (on a terminal) counts the rows of each
-split; tfds's own "Downloading and preparing dataset Unknown size" lines,
-its example-counted bars and its "custom data configuration" warning are
-left out. `verbose=False` prints nothing.
+it is cached, a live bar (on a terminal) counts the rows of each split and a
+line per split gives its rows and seconds; tfds's own "Downloading and
+preparing dataset Unknown size" lines, its example-counted bars and its
+"custom data configuration" warning are left out. The lines go where the
+run's progress goes (`xent.progress.current()`: nothing under `xent train
+--quiet`); `verbose=False` prints nothing, `verbose=True` prints even then.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -56,8 +59,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
-import tqdm
 
+from xent import progress
 from xent.bad_rows import BadRows
 from xent.bad_rows import ReadError
 from xent.bad_rows import check_file
@@ -187,29 +190,30 @@ class ClickLogBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release."}
 
-    def __init__(self, *, verbose: bool = False, **kwargs: Any) -> None:
-        """Args: `verbose`: print the preparing line and show the row bars;
-        `kwargs`: as `tfds.core.GeneratorBasedBuilder`."""
-        self.verbose = verbose
+    def __init__(
+        self, *, shown: progress.Progress | None = None, **kwargs: Any
+    ) -> None:
+        """Args: `shown`: where the preparing line, the split lines and the
+        row bars go (default: nothing); `kwargs`: as
+        `tfds.core.GeneratorBasedBuilder`."""
+        self.shown = shown or progress.Progress(enabled=False)
         super().__init__(**kwargs)
 
     # tfds prints these (to stdout, in its words) around a preparation; the
     # two hooks are tfds internals, checked by tests/xent/ctr/test_builder.py.
     def _log_download_bytes(self) -> None:
-        if self.verbose:
-            config = self.builder_config
-            if config.tfds_source is not None:
-                source = config.tfds_source
-                what = f"tfds:{source.name}[{source.split}]"
-            else:
-                what = config.train_path + (
-                    f" and {config.test_path}" if config.test_path else ""
-                )
-            print(
-                f"preparing {what} once into {self.data_dir} (later runs with the "
-                "same data, columns and split settings read it from there)",
-                flush=True,
+        config = self.builder_config
+        if config.tfds_source is not None:
+            source = config.tfds_source
+            what = f"tfds:{source.name}[{source.split}]"
+        else:
+            what = config.train_path + (
+                f" and {config.test_path}" if config.test_path else ""
             )
+        self.shown.line(
+            f"preparing {what} once into {self.data_dir} (later runs with the "
+            "same data, columns and split settings read it from there)"
+        )
 
     def _log_download_done(self) -> None:
         pass
@@ -280,22 +284,18 @@ class ClickLogBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         dtypes |= {c: object for c in schema.categorical + schema.multi_value}
         dtypes |= {c: np.float32 for c in schema.numeric}
         rows = positives = 0
-        # On a terminal only (disable=None); counted in rows, not tfds blocks.
-        bar = tqdm.tqdm(
-            desc=f"  {split}",
-            unit=" rows",
-            unit_scale=True,
-            disable=None if self.verbose else True,
-            leave=True,
-            mininterval=0.5,
-        )
-        with bar:
+        start = time.perf_counter()
+        # Counted in rows, not tfds blocks.
+        with self.shown.bar(unit="row") as bar:
             for first_line, block in self._blocks(split, stats, dtypes):
                 n = len(block[label])
                 rows += n
                 positives += int(block[label].sum())
-                bar.update(n)
+                bar.add(n)
                 yield first_line, block
+        self.shown.line(
+            f"  {split}: {rows:,} rows in {time.perf_counter() - start:.1f} s"
+        )
         metadata = self.info.metadata
         metadata["rows"][split] = rows
         metadata["positives"][split] = positives
@@ -393,12 +393,17 @@ def _tfds_quiet() -> Iterator[None]:
 
 
 def _prepare(
-    config: ClickLogConfig, data_dir: str | PathLike[str] | None, verbose: bool
+    config: ClickLogConfig,
+    data_dir: str | PathLike[str] | None,
+    verbose: bool | None,
 ):
     root = Path(data_dir) if data_dir is not None else default_cache_dir()
     root.mkdir(parents=True, exist_ok=True)
+    shown = progress.current()
+    if verbose is not None:
+        shown = dataclasses.replace(shown, enabled=verbose)
     with _tfds_quiet():
-        builder = ClickLogBuilder(config=config, data_dir=str(root), verbose=verbose)
+        builder = ClickLogBuilder(config=config, data_dir=str(root), shown=shown)
         builder.download_and_prepare(download_dir=str(root / "downloads"))
     return builder
 
@@ -487,7 +492,7 @@ def load_click_data(
     on_bad_rows: str = "fail",
     max_bad_rows: int = 100,
     shuffle_buffer: int = 100_000,
-    verbose: bool = True,
+    verbose: bool | None = None,
 ) -> ClickData:
     """Prepares a click log once into TFRecord shards and streams it.
 
@@ -520,9 +525,10 @@ def load_click_data(
         on_bad_rows: `"fail"` or `"skip"` (see `iter_rows`).
         max_bad_rows: See `iter_rows`; counts all files and splits together.
         shuffle_buffer: Rows in the train stream's shuffle buffer.
-        verbose: When preparing, print one line naming the file and the
-            cache folder, and (on a terminal) a progress bar of the rows of
-            each split.
+        verbose: When preparing, log one line naming the file and the
+            cache folder, a line per split with its rows and seconds, and
+            (on a terminal) a live bar of the rows; None (the default) does
+            as the run's progress setting says (`xent.progress.current()`).
 
     Returns:
         The prepared data.
@@ -591,7 +597,7 @@ def load_tfds_clicks(
     batch_size: int = 1024,
     data_dir: str | PathLike[str] | None = None,
     shuffle_buffer: int = 100_000,
-    verbose: bool = True,
+    verbose: bool | None = None,
 ) -> ClickData:
     """A tfds catalog data set prepared as click data.
 
