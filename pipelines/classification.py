@@ -94,23 +94,35 @@ class ClassifierModelConfig:
     """The network that maps features to logits.
 
     Attributes:
-        kind: `mlp` for tabular features, `cnn` for images.
-        hidden: MLP hidden layer sizes.
+        kind: `auto` (`cnn` for images, `tabular` for tables), `tabular`
+            (`xent.models.tabular`: numeric embeddings, an MLP and an
+            ensemble of heads), `mlp` (a plain MLP) or `cnn`.
+        hidden: MLP hidden layer sizes (both table networks).
         filters: CNN convolution filters per block.
         dense: CNN dense layer size.
         dropout: Dropout rate.
         batch_norm: CNN: batch normalization after each convolution (ignored
             by the MLP).
         augment: CNN: random augmentation in training (ignored by the MLP).
+        embedding_dim: Tabular: PLR embedding size per numeric column (0:
+            the standardized values enter the MLP as they are).
+        frequencies: Tabular: periodic frequencies per numeric column.
+        frequency_scale: Tabular: standard deviation of the initial
+            frequencies (the columns are standardized).
+        members: Tabular: ensemble heads on the shared MLP (1: one head).
     """
 
-    kind: Literal["mlp", "cnn"] = "mlp"
+    kind: Literal["auto", "tabular", "mlp", "cnn"] = "auto"
     hidden: tuple[int, ...] = (64, 32)
     filters: tuple[int, ...] = (32, 64)
     dense: int = 128
     dropout: float = 0.1
     batch_norm: bool = False
     augment: AugmentConfig = AugmentConfig()
+    embedding_dim: int = 16
+    frequencies: int = 16
+    frequency_scale: float = 0.1
+    members: int = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,17 +166,26 @@ class ClassificationTask(SupervisedTask):
         )
 
     def build_model(self, config: ClassifierConfig, feature_shape, data: Prepared):
-        return self.build_network(config, feature_shape, self.n_outputs(data))
+        n_numeric = len(data.metadata.get("schema", {}).get("numeric", ()))
+        return self.build_network(
+            config, feature_shape, self.n_outputs(data), n_numeric=n_numeric
+        )
 
     def build_network(
-        self, config: ClassifierConfig, feature_shape, n_outputs: int
+        self, config: ClassifierConfig, feature_shape, n_outputs: int, n_numeric=0
     ) -> keras.Model:
-        """The logits network for features of `feature_shape`."""
+        """The logits network for features of `feature_shape` (tables: the
+        preprocessor's layout, whose first `2 * n_numeric` features are the
+        numeric columns' missing indicators and standardized values)."""
         from xent.models.cnn import build_small_cnn
         from xent.models.mlp import build_mlp
+        from xent.models.tabular import build_tabular_network
 
         m = config.model
-        if m.kind == "cnn":
+        kind = m.kind
+        if kind == "auto":
+            kind = "cnn" if len(feature_shape) == 3 else "tabular"
+        if kind == "cnn":
             if len(feature_shape) != 3:
                 raise ConfigError(
                     f"model.kind=cnn needs image data; the features have shape "
@@ -183,7 +204,20 @@ class ClassificationTask(SupervisedTask):
             )
         if len(feature_shape) != 1:
             raise ConfigError(
-                "model.kind=mlp needs tabular features; use model.kind=cnn for images"
+                f"model.kind={kind} needs tabular features; use model.kind=cnn "
+                "for images"
+            )
+        if kind == "tabular":
+            return build_tabular_network(
+                input_dim=int(feature_shape[0]),
+                n_numeric=n_numeric,
+                n_outputs=n_outputs,
+                hidden=m.hidden,
+                dropout=m.dropout,
+                embedding_dim=m.embedding_dim,
+                frequencies=m.frequencies,
+                frequency_scale=m.frequency_scale,
+                members=m.members,
             )
         return build_mlp(
             input_dim=int(feature_shape[0]),
@@ -220,7 +254,16 @@ class ClassificationTask(SupervisedTask):
         return labels
 
     def build_metrics(self, config: ClassifierConfig, data: Prepared) -> list:
-        return [sections.build_builtin_loss_metric(config.loss)]
+        """The built-in loss (for `loss_gap`) and the metric a user ranks
+        models by, for `train.monitor`: `auc` (binary, from logits) or
+        `accuracy` (multiclass)."""
+        if self.binary:
+            ranked = keras.metrics.AUC(from_logits=True, name="auc")
+        elif config.loss.name.startswith("Sparse"):
+            ranked = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        else:
+            ranked = keras.metrics.CategoricalAccuracy(name="accuracy")
+        return [sections.build_builtin_loss_metric(config.loss), ranked]
 
     def baselines(self, config: ClassifierConfig, data: Prepared) -> dict:
         if data.baseline is None:

@@ -28,6 +28,7 @@ EPILOG = """examples:
   xent evaluate --model saved_models/binary/1 --data test.csv --label churned
   xent predict --model saved_models/binary/1 --data new.csv --out scores.csv
   xent serve --model-base saved_models                # REST :8501, gRPC :8500
+  xent tune binary --trials 20 --run-dir runs/tune-binary  # again: resumes
 """
 
 
@@ -118,7 +119,12 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--no-export", action="store_true", help="skip the SavedModel export"
     )
-    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress output (bars, data preparation, stage timings); "
+        "errors and the results table still print",
+    )
 
     predict = sub.add_parser(
         "predict",
@@ -197,14 +203,60 @@ def _parser() -> argparse.ArgumentParser:
         ("--deadline-seconds", float, "per-request deadline"),
         ("--header-timeout-seconds", float, "REST: seconds to send the headers"),
         ("--body-timeout-seconds", float, "REST: seconds to send the body"),
+        ("--max-connections", int, "REST: most open connections (default 256)"),
+        ("--idle-timeout-seconds", float, "REST: close idle keep-alive after N s"),
+        ("--model-config-file", Path, "TF Serving ModelServerConfig text file"),
+        (
+            "--model-config-file-poll-wait-seconds",
+            float,
+            "re-read the model config file every N s (default 0: never)",
+        ),
+        ("--request-log", Path, "append sampled requests as JSON lines here"),
+        ("--request-log-sample-rate", float, "share of requests logged (default 1)"),
     ):
         serve.add_argument(flag, type=kind, default=None, help=text)
+
+    # `tune` takes every flag of `train` (copied from its parser), plus these.
+    tune = sub.add_parser(
+        "tune",
+        parents=[train],
+        add_help=False,
+        help="search a task's settings with Optuna, then train the best",
+        description="Runs --trials trials of TASK (ordinary runs under "
+        "<run-dir>/trials/), scored on the validation metric, over the space "
+        "pipelines/<task>.search.yaml (or --space); then trains, tests and "
+        "exports the best settings (<run-dir>/final/) and writes "
+        "<run-dir>/best.yaml. --run-dir (default runs/tune-TASK-TIME) holding "
+        "a search resumes it.",
+    )
+    tune.add_argument("--trials", type=int, required=True, help="completed trials")
+    tune.add_argument("--timeout", type=float, help="start no trial after S seconds")
+    tune.add_argument("--space", type=Path, help="search space YAML file")
     return parser
 
 
-def _train(args) -> int:
+def _tune(args) -> int:
+    from xent import tune
+    from xent.pipelines import TASKS
+
+    tune.tune(
+        TASKS[args.task],
+        args.trials,
+        user_config=args.config,
+        overrides=_train_overrides(args),
+        space=args.space,
+        tune_dir=args.run_dir,
+        timeout=args.timeout,
+        saved_models=args.saved_models,
+        export=not args.no_export,
+        verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
+    )
+    return 0
+
+
+def _train_overrides(args) -> list[str]:
+    """The overrides of the data and config flags of `train` (and `tune`)."""
     from xent import config as config_lib
-    from xent import runner
     from xent.data import sources
     from xent.pipelines import TASKS
 
@@ -270,8 +322,17 @@ def _train(args) -> int:
                 f"{args.task} trains in one process"
             )
         overrides.append(f"train.strategy={json.dumps(args.strategy)}")
+    return overrides
+
+
+def _train(args) -> int:
+    from xent import config as config_lib
+    from xent import runner
+    from xent.pipelines import TASKS
+
+    task = TASKS[args.task]
     config = config_lib.load_config(
-        task.config_class, task.defaults, args.config, overrides
+        task.config_class, task.defaults, args.config, _train_overrides(args)
     )
     runner.run(
         task,
@@ -279,7 +340,8 @@ def _train(args) -> int:
         run_dir=args.run_dir,
         saved_models=args.saved_models,
         export=not args.no_export,
-        verbose=0 if args.quiet else 1,
+        # Keras' live bar on a terminal, a line per epoch in a log file.
+        verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
     )
     return 0
 
@@ -618,7 +680,7 @@ def _serve(args) -> int:
         log.setLevel(logging.INFO)
         log.propagate = False
     config = ServerConfig(
-        model_base=args.model_base,
+        model_base=None if args.model_config_file else args.model_base,
         host=args.host,
         rest_port=args.port,
         grpc_port=args.grpc_port,
@@ -636,6 +698,12 @@ def _serve(args) -> int:
                 "deadline_seconds",
                 "header_timeout_seconds",
                 "body_timeout_seconds",
+                "max_connections",
+                "idle_timeout_seconds",
+                "model_config_file",
+                "model_config_file_poll_wait_seconds",
+                "request_log",
+                "request_log_sample_rate",
             )
             if getattr(args, key) is not None
         },
@@ -658,6 +726,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "predict": _predict,
         "evaluate": _evaluate,
         "serve": _serve,
+        "tune": _tune,
     }
     try:
         return handlers[args.command](args)

@@ -24,6 +24,9 @@ optional):
 * `baseline`: `{name: metrics}`, as returned by `xent.evaluation.baselines`.
 * `html`: a task's own `title` (str) and `metrics_note` (str, replaces the
   note under the metrics table).
+* `tuning` (added by `xent tune` to its final run): `metric`, `direction`,
+  `best` and `trials`, rows of `{"trial", "state", "settings", "value",
+  "seconds", "run_dir"}` (`xent.tune.TrialRow`): one table row per trial.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ __all__ = [
     "render_plots",
     "render_summary",
     "to_jsonable",
+    "verdict",
 ]
 
 # Metric rows where a best value is marked; other rows are descriptive.
@@ -703,6 +707,55 @@ def _setting(value: Any) -> str:
     return str(value)
 
 
+def _tuning_section(report: Mapping[str, Any]) -> str:
+    """The search that chose the settings (`tuning`, written by `xent.tune`):
+    one row per trial with its settings and validation value, best marked."""
+    tuning = _dict(report.get("tuning"))
+    trials = [t for t in tuning.get("trials") or () if isinstance(t, Mapping)]
+    if not trials:
+        return ""
+    metric = str(tuning.get("metric") or "value")
+    best = _dict(tuning.get("best")).get("trial")
+    keys = list(dict.fromkeys(k for t in trials for k in _dict(t.get("settings"))))
+    rows = []
+    for t in trials:
+        is_best = best is not None and t.get("trial") == best
+        num = '<td class="num best">' if is_best else '<td class="num">'
+        value, seconds = t.get("value"), t.get("seconds")
+        settings = _dict(t.get("settings"))
+        rows.append(
+            [
+                f"<th>{_e(t.get('trial'))}{' (best)' if is_best else ''}</th>",
+                f"<td>{_e(t.get('state', ''))}</td>",
+                num
+                + (_e(f"{value:.6g}") if _is_number(value) else "&mdash;")
+                + "</td>",
+                num
+                + (_e(f"{seconds:.1f}") if _is_number(seconds) else "&mdash;")
+                + "</td>",
+                *(
+                    f"<td>{_e(_setting(settings[k])) if k in settings else '&mdash;'}"
+                    "</td>"
+                    for k in keys
+                ),
+            ]
+        )
+    header = ["Trial", "State", _e(metric), "Seconds"]
+    goal = {"minimize": "lowest", "maximize": "highest"}.get(
+        str(tuning.get("direction")), "best"
+    )
+    note = (
+        f"{len(trials)} trials, each scored on its {goal} {_e(metric)} (the "
+        "validation split) over its epochs; the test split was used once, for "
+        f"this model, trained again with the settings of trial {_e(best)}."
+    )
+    return (
+        "<section><h2>Hyperparameter search</h2>"
+        f'<p class="note">{note}</p>'
+        f"{_table([*header, *(_e(k) for k in keys)], rows)}</section>"
+    )
+
+
 def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
     """Render a standalone HTML page for an evaluation report.
 
@@ -751,12 +804,16 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
         [
             f"<h1>{_e(title)}</h1>",
             f"<p>{subtitle}</p>" if subtitle else "",
+            f'<p class="verdict"><strong>{_e(verdict(report))}</strong></p>'
+            if verdict(report)
+            else "",
             _data_section(report),
             _metrics_section(report),
             _cross_entropy_section(report),
             _images_section(images),
             _per_class_section(report),
             _confusion_section(report),
+            _tuning_section(report),
             _footer(report),
         ]
     )
@@ -841,6 +898,42 @@ def _summary_cell(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def verdict(report: Mapping[str, Any]) -> str:
+    """One line: does the network earn its place beside the best baseline?
+
+    Compares the task's headline test metric (the first of the summary
+    table: ROC AUC, accuracy, the Frechet ratio) with the best baseline's and
+    states the difference with its sign (ours minus theirs).
+
+    >>> verdict({"task": "binary", "metrics": {"test": {"auc": 0.95}},
+    ...          "baseline": {"logistic_regression": {"auc": 0.93},
+    ...                       "hist_gradient_boosting": {"auc": 0.96}}})
+    ... # doctest: +NORMALIZE_WHITESPACE
+    'The network trails the best baseline, hist_gradient_boosting,
+     by -0.0100 test ROC AUC (0.9500 vs 0.9600).'
+
+    Returns:
+        The sentence, or `""` without a baseline or a headline metric.
+    """
+    specs = _SUMMARY_METRICS.get(str(report.get("task")), ())
+    model = _summary_values(_test_metrics(report))
+    if not specs or _num(model, specs[0][0]) is None:
+        return ""
+    key, label, better = specs[0]
+    best = _best_baseline(_dict(report.get("baseline")), key, better)
+    if best is None or _num(best[1], key) is None:
+        return ""
+    ours, theirs = _num(model, key), _num(best[1], key)
+    diff = ours - theirs
+    gain = diff if better == "max" else -diff
+    word = "beats" if gain > 0 else "trails" if gain < 0 else "ties"
+    by = "" if gain == 0 else f" by {diff:+.{_DIGITS}f}"
+    return (
+        f"The network {word} the best baseline, {best[0]},{by} test {label} "
+        f"({ours:.{_DIGITS}f} vs {theirs:.{_DIGITS}f})."
+    )
+
+
 def render_summary(report: Mapping[str, Any]) -> str:
     """The key test metrics of a run beside its best baseline, as plain text.
 
@@ -857,16 +950,20 @@ def render_summary(report: Mapping[str, Any]) -> str:
     ...     "metrics": {"test": {"accuracy": 0.9, "log_loss": 0.31}},
     ...     "baseline": {"logistic_regression": {"accuracy": 0.95,
     ...                                          "log_loss": 0.2}}}))
+    ... # doctest: +NORMALIZE_WHITESPACE
     test metrics      model    logistic_regression
     accuracy          0.9000   0.9500 *
     log loss (nats)   0.3100   0.2000 *
+    The network trails the best baseline, logistic_regression,
+    by -0.0500 test accuracy (0.9000 vs 0.9500).
 
     Args:
         report: The `report.json` dict (see the module docstring).
 
     Returns:
-        The table, one line per metric (no trailing newline); `""` when the
-        report has no test metrics of a known task.
+        The table, one line per metric, then the `verdict` line when there
+        is a baseline (no trailing newline); `""` when the report has no
+        test metrics of a known task.
     """
     specs = _SUMMARY_METRICS.get(str(report.get("task")), ())
     model = _summary_values(_test_metrics(report))
@@ -896,7 +993,8 @@ def render_summary(report: Mapping[str, Any]) -> str:
                 cells[1 + (0 if wins else 1)] += " *"
         table.append(cells)
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    return "\n".join(
+    lines = [
         "   ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
         for row in table
-    )
+    ]
+    return "\n".join([*lines, verdict(report)] if verdict(report) else lines)

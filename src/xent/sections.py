@@ -164,6 +164,12 @@ class SupervisedTrainConfig(TrainConfig):
             N-th step. An epoch's rows are then spread evenly over a
             multiple of N batches of at most `batch_size` rows (see
             `xent.supervised.even_batches`).
+        weight_decay: Decoupled weight decay (AdamW, Loshchilov & Hutter
+            2019) of the kernels; 0 is plain Adam.
+        schedule: `constant` learning rate, or `warmup_cosine`: a linear
+            warm-up over the first `warmup_fraction` of the steps of
+            `epochs` epochs, then a cosine decay to 0 at the last one.
+        warmup_fraction: Warm-up share of the steps, in [0, 1).
         jit_compile: Compile the training step with XLA (Keras'
             `jit_compile`): fused kernels, one compilation per batch shape.
             Under a distribution strategy other than `default` both are
@@ -174,9 +180,22 @@ class SupervisedTrainConfig(TrainConfig):
     learning_rate: float = 1e-3
     steps_per_execution: int = 1
     jit_compile: bool = False
+    weight_decay: float = 0.0
+    schedule: Literal["constant", "warmup_cosine"] = "constant"
+    warmup_fraction: float = 0.05
 
     def __post_init__(self):
         super().__post_init__()
+        if not 0.0 <= self.weight_decay < 1.0:
+            raise ValueError(
+                "Invalid value for train.weight_decay. Expected a number in "
+                f"[0, 1). Received: {self.weight_decay!r}"
+            )
+        if not 0.0 <= self.warmup_fraction < 1.0:
+            raise ValueError(
+                "Invalid value for train.warmup_fraction. Expected a number in "
+                f"[0, 1). Received: {self.warmup_fraction!r}"
+            )
         if not self.learning_rate > 0.0 or not np.isfinite(self.learning_rate):
             raise ValueError(
                 "Invalid value for train.learning_rate. Expected a number > 0. "

@@ -126,7 +126,7 @@ class SupervisedTask:
         single = train.strategy == "default"
         loss = self.build_losses(config, data)
         model.compile(
-            optimizer=_optimizer(train),
+            optimizer=_optimizer(train, _steps_per_epoch(data, train.batch_size)),
             loss=loss,
             # `data_loss`: the loss without regularization penalties, so that
             # `loss_gap` compares it with the built-in on the same batches.
@@ -274,13 +274,43 @@ def _fit_steps_per_execution(model, steps_per_epoch: int) -> None:
         reset_train_function(model)  # Rebuilt with the new count.
 
 
-def _optimizer(train) -> keras.optimizers.Optimizer:
-    """Adam at `train.learning_rate`, averaging the weights when
-    `train.ema_momentum` is set (see `TrainConfig` and `WarmAveragingAdam`)."""
+def _steps_per_epoch(data: Prepared, batch_size: int) -> int | None:
+    rows = data.features.train.rows
+    return None if rows is None else max(1, -(-rows // batch_size))
+
+
+def learning_rate(train, steps_per_epoch: int | None):
+    """`train.learning_rate`, or its warm-up and cosine schedule over
+    `train.epochs` epochs of `steps_per_epoch` steps (see
+    `SupervisedTrainConfig.schedule`)."""
+    if train.schedule == "constant":
+        return train.learning_rate
+    if steps_per_epoch is None:
+        raise ValueError(
+            "train.schedule=warmup_cosine needs the training split's row count"
+        )
+    total = train.epochs * steps_per_epoch
+    warmup = int(train.warmup_fraction * total)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup else train.learning_rate,
+        decay_steps=total - warmup,
+        warmup_target=train.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+def _optimizer(train, steps_per_epoch: int | None = None) -> keras.optimizers.Optimizer:
+    """Adam (AdamW with `train.weight_decay`) at `learning_rate(...)`,
+    averaging the weights when `train.ema_momentum` is set (see
+    `TrainConfig` and `WarmAveragingAdam`)."""
+    rate = learning_rate(train, steps_per_epoch)
+    decay = train.weight_decay or None
     momentum = train.ema_momentum
     if momentum is None:
-        return keras.optimizers.Adam(train.learning_rate)
-    return WarmAveragingAdam(train.learning_rate, use_ema=True, ema_momentum=momentum)
+        return keras.optimizers.Adam(rate, weight_decay=decay)
+    return WarmAveragingAdam(
+        rate, weight_decay=decay, use_ema=True, ema_momentum=momentum
+    )
 
 
 def average_momentum(step, momentum: float):

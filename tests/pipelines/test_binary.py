@@ -158,7 +158,7 @@ def test_cli_errors_name_the_problem_without_traceback(churn_run, tmp_path, caps
 
 
 def test_breast_cancer_default_runs_end_to_end(tmp_path):
-    task, config = load_task("binary", ["train.epochs=3", "train.learning_rate=0.05"])
+    task, config = load_task("binary", ["train.epochs=3"])
     result = run_quietly(task, config, tmp_path)
     report = read_report(result.run_dir)
     assert report["dataset"]["name"] == "breast_cancer"

@@ -125,7 +125,8 @@ def test_tfds_mnist_runs_end_to_end_through_the_cli(tmp_path):
     report = read_report(tmp_path / "run")
     assert report["dataset"]["name"] == "tfds:mnist"
     assert report["config"]["data"]["source"] == "tfds:mnist"
-    assert report["config"]["model"]["kind"] == "cnn"
+    # model.kind auto: image features get the CNN.
+    assert report["config"]["model"]["kind"] == "auto"
     assert report["dataset"]["features"] == {
         "image_shape": [28, 28, 1],
         "pixel_max": 255.0,
@@ -180,7 +181,7 @@ def test_build_model_adds_the_configured_augmentation():
             "model.dense=8",
         ],
     )
-    data = types.SimpleNamespace(class_names=tuple("0123456789"))
+    data = types.SimpleNamespace(class_names=tuple("0123456789"), metadata={})
     names = [la.name for la in task.build_model(config, (8, 8, 1), data).layers]
     assert {"translate", "rotate", "batch_norm_0"} <= set(names)
     assert "zoom" not in names

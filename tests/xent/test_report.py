@@ -240,9 +240,13 @@ def test_render_summary_binary_beside_the_best_baseline():
         },
     }
     text = render_summary(report)
-    header, *rows = text.splitlines()
+    header, *rows, last = text.splitlines()
     assert header.split() == ["test", "metrics", "model", "logistic_regression"]
     assert [row.split()[0] for row in rows] == ["ROC", "log", "accuracy"]
+    assert last == (
+        "The network trails the best baseline, logistic_regression, by -0.0500 "
+        "test ROC AUC (0.9000 vs 0.9500)."
+    )
     assert rows[0].split()[-3:] == ["0.9000", "0.9500", "*"]
     assert rows[1].split()[-3:] == ["0.3000", "0.2000", "*"]
     assert "f1" not in text.lower()
@@ -264,7 +268,10 @@ def test_render_summary_ctr_has_its_metrics_and_excess_over_bayes():
     text = render_summary(
         {"task": "ctr", "metrics": {"test": test}, "baseline": {"lr": base}}
     )
-    labels = [line.split("  ")[0] for line in text.splitlines()[1:]]
+    labels = [line.split("  ")[0] for line in text.splitlines()[1:-1]]
+    assert text.splitlines()[-1].startswith(
+        "The network beats the best baseline, lr, by +0.0500 test ROC AUC"
+    )
     assert labels == [
         "ROC AUC",
         "log loss (nats)",
@@ -278,6 +285,28 @@ def test_render_summary_ctr_has_its_metrics_and_excess_over_bayes():
     assert lines[4].split()[-3:] == ["1.0100", "*", "0.9000"]  # Closer to 1.
     del test["excess_log_loss_pct"]
     assert "Bayes" not in render_summary({"task": "ctr", "metrics": {"test": test}})
+
+
+def test_verdict_signs_ties_and_missing_baselines():
+    from xent.report import verdict
+
+    def report(task, ours, theirs):
+        return {
+            "task": task,
+            "metrics": {"test": ours},
+            "baseline": {"b": theirs} if theirs is not None else {},
+        }
+
+    # Lower is better for the GAN's Frechet ratio: a smaller one beats.
+    gan = verdict(report("gan", {"frechet_ratio": 1.5}, {"frechet_ratio": 3.0}))
+    assert gan.startswith("The network beats the best baseline, b, by -1.5000")
+    tie = verdict(report("multiclass", {"accuracy": 0.9}, {"accuracy": 0.9}))
+    assert tie == (
+        "The network ties the best baseline, b, test accuracy (0.9000 vs 0.9000)."
+    )
+    assert verdict(report("multiclass", {"accuracy": 0.9}, None)) == ""
+    assert verdict(report("multiclass", {}, {"accuracy": 0.9})) == ""
+    assert verdict(report("binary", {"auc": 0.9}, {"log_loss": 0.1})) == ""
 
 
 def test_render_summary_gan_and_unknown_reports():

@@ -23,13 +23,24 @@ class _Capture:
         return self._task.evaluate_model(model, config, data, history)
 
 
+# A linear model at a constant rate: the mechanisms tested here (weight
+# averaging, steps per execution, XLA) on the smallest model they apply to.
+_LINEAR = (
+    "model.kind=mlp",
+    "model.hidden=[]",
+    "model.dropout=0.0",
+    "train.schedule=constant",
+    "train.weight_decay=0.0",
+)
+
+
 def _binary(overrides):
     from xent import config as config_lib
     from xent.pipelines import TASKS
 
     task = TASKS["binary"]
     return task, config_lib.load_config(
-        task.config_class, task.defaults, overrides=overrides
+        task.config_class, task.defaults, overrides=[*_LINEAR, *overrides]
     )
 
 

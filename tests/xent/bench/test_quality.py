@@ -80,8 +80,53 @@ def test_summarize_quality_goals():
     assert set(summary) == {"multiclass"}  # Only the tasks that ran.
     assert summary["multiclass"]["mean"]["xent"]["accuracy"] == pytest.approx(0.989)
     assert not summary["multiclass"]["meets_goal"]
-    digits[1]["xent"]["accuracy"] = 0.987
+    # Every seed must reach the goal, not only their mean.
+    digits[1]["xent"]["accuracy"] = 0.989
+    assert not quality.summarize_quality(digits, config)["multiclass"]["meets_goal"]
+    digits[1]["xent"]["accuracy"] = 0.990
     assert quality.summarize_quality(digits, config)["multiclass"]["meets_goal"]
+
+
+def _csv_runs(case, task, metric, xent, gb):
+    runs = _quality_runs(task, metric, xent, [0.5] * len(xent))
+    for run, value in zip(runs, gb, strict=True):
+        run["case"] = case
+        run["hist_gradient_boosting"][metric] = value
+    return runs
+
+
+def test_csv_cases_against_gradient_boosting_and_on_average():
+    cases = (
+        quality.QualityCase("a", "binary", csv=True),
+        quality.QualityCase("b", "multiclass", csv=True),
+    )
+    config = quality.QualityConfig(cases=cases)
+    # a: 0.004 below gradient boosting (within 0.005); b: 0.009 above.
+    runs = _csv_runs("a", "binary", "auc", [0.900, 0.910], [0.905, 0.913]) + _csv_runs(
+        "b", "multiclass", "accuracy", [0.80, 0.82], [0.80, 0.802]
+    )
+    summary = quality.summarize_quality(runs, config)
+    assert summary["a"]["meets_goal"] and summary["b"]["meets_goal"]
+    assert summary["csv_average"]["mean_gap_to_gradient_boosting"] == pytest.approx(
+        (-0.004 + 0.009) / 2
+    )
+    assert summary["csv_average"]["meets_goal"]
+    # b 0.011 below: outside the 0.01 accuracy tolerance, and below on average.
+    runs[-1]["hist_gradient_boosting"]["accuracy"] = 0.842
+    summary = quality.summarize_quality(runs, config)
+    assert not summary["b"]["meets_goal"]
+    assert not summary["csv_average"]["meets_goal"]
+
+
+def test_csv_cases_come_from_the_folder(tmp_path):
+    assert quality.csv_cases(tmp_path) == ()
+    (tmp_path / "german_credit.csv").write_text("a,class\n1,good\n")
+    (case,) = quality.csv_cases(tmp_path)
+    assert (case.name, case.task, case.csv) == ("german_credit", "binary", True)
+    assert case.overrides == (
+        f"data.source={tmp_path / 'german_credit.csv'}",
+        "data.label=class",
+    )
 
 
 def test_quality_config_checks_its_arguments():
