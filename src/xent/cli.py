@@ -714,9 +714,38 @@ def _serve(args) -> int:
         raise ValueError(f"cannot start the server: {err}") from None
 
 
+def _import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with the C++ standard error silenced.
+
+    TensorFlow 2.21 writes absl's "All log messages before
+    absl::InitializeLog()" and oneDNN's notice to file descriptor 2 at
+    import, whatever `TF_CPP_MIN_LOG_LEVEL` says. With the level at 1 or
+    more (the default here) the import runs with descriptor 2 on
+    /dev/null; an import error still raises, after it is restored.
+    """
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") in ("", "0") or (
+        "tensorflow" in sys.modules
+    ):
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # No usable descriptor 2.
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _import_tensorflow_quietly()
     args = _parser().parse_args(argv)
     from xent.config import ConfigError
     from xent.runner import TrainingDivergedError

@@ -259,7 +259,7 @@ def load_config(
         # Keys the files leave out have the dataclass defaults.
         resolved = _merge(to_dict(cls()), resolved)
     for profile in profiles:
-        if _matches(profile["when"], resolved):
+        if profile_matches(profile["when"], resolved):
             data = _merge(data, profile["set"])
     data = apply_overrides(_merge(data, user), overrides)
     return from_dict(cls, data)
@@ -287,7 +287,12 @@ def _profiles(profiles, defaults) -> list[dict]:
     return profiles
 
 
-def _matches(when: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
+def profile_matches(when: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
+    """Whether every dotted key of `when` has its value in the nested `data`.
+
+    >>> profile_matches({"data.source": "digits"}, {"data": {"source": "digits"}})
+    True
+    """
     for dotted, expected in when.items():
         node: Any = data
         for key in dotted.split("."):

@@ -173,17 +173,45 @@ def default_space_path(task: runner.Task) -> Path:
     return Path(task.defaults).with_name(f"{task.name}.search.yaml")
 
 
-def load_space(path: str | Path, config_class: type) -> tuple[Dimension, ...]:
+def load_space(
+    path: str | Path, config_class: type, config: Any = None
+) -> tuple[Dimension, ...]:
     """Reads and checks a search space file (see `parse_space`).
+
+    Besides the keys, a file may hold `profiles`: a list of `{when: {dotted.key:
+    value}, space: {...}}`; the first whose `when` values all hold in
+    `config` (the resolved base config, as in a defaults file's profiles)
+    replaces the file's space, e.g. the CNN's keys for the bundled digits.
 
     Raises:
         ConfigError: If the file is missing, unparsable or malformed.
     """
     try:
-        data = config_lib.read_yaml(path)
+        data = dict(config_lib.read_yaml(path))
     except config_lib.ConfigError as err:
         # YAML's messages span lines; the command line prints one.
         raise config_lib.ConfigError(" ".join(str(err).split())) from None
+    profiles = data.pop(config_lib.PROFILES_KEY, [])
+    if not isinstance(profiles, list) or not all(
+        isinstance(p, dict)
+        and set(p) == {"when", "space"}
+        and isinstance(p["when"], dict)
+        and isinstance(p["space"], dict)
+        for p in profiles
+    ):
+        raise config_lib.ConfigError(
+            f"Invalid search space {path}: `{config_lib.PROFILES_KEY}` must be a "
+            "list of {when: {key: value}, space: {...}}"
+        )
+    resolved = config_lib.to_dict(config) if config is not None else None
+    for profile in profiles:
+        # Every profile's space is checked, the chosen one or not.
+        parse_space(profile["space"], config_class, f"{path} (profile)")
+        if resolved is not None and config_lib.profile_matches(
+            profile["when"], resolved
+        ):
+            data = profile["space"]
+            resolved = None
     return parse_space(data, config_class, str(path))
 
 
@@ -601,7 +629,7 @@ def tune(
             f"The {task.name} task has no search space ({space_path.name}); give "
             "one with --space FILE"
         )
-    dims = load_space(space_path, task.config_class)
+    dims = load_space(space_path, task.config_class, base)
     searched = {dim.key for dim in dims}
     for item in overrides:
         key = item.partition("=")[0].strip()

@@ -67,3 +67,25 @@ def test_without_quiet_every_stage_prints_its_lines(tmp_path, monkeypatch, capsy
     # Not a terminal: Keras prints a line per epoch, no live bar.
     assert "\r" not in out and "\b" not in out
     assert any(line.startswith("ROC AUC") for line in _results(out))
+
+
+def test_the_command_line_starts_without_tensorflow_import_noise():
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    code = "from xent.cli import main; raise SystemExit(main(['train', '--help']))"
+    quiet = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    assert quiet.returncode == 0 and quiet.stdout.startswith("usage: xent train")
+    assert "absl" not in quiet.stderr and "oneDNN" not in quiet.stderr
+    # Asked for (level 0), TensorFlow's own lines still come through.
+    loud = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"},
+        capture_output=True,
+        text=True,
+    )
+    assert "oneDNN" in loud.stderr

@@ -114,6 +114,36 @@ def test_shipped_spaces_parse_and_name_config_keys(name):
         assert not isinstance(node, dict), dim.key
 
 
+def test_multiclass_space_follows_the_data_cnn_for_digits_tabular_for_csv(tmp_path):
+    task = TASKS["multiclass"]
+    path = tune.default_space_path(task)
+    digits = config_lib.load_config(task.config_class, task.defaults)
+    csv = config_lib.load_config(
+        task.config_class, task.defaults, overrides=["data.source=x.csv"]
+    )
+    cnn_keys = {d.key for d in tune.load_space(path, task.config_class, digits)}
+    table_keys = {d.key for d in tune.load_space(path, task.config_class, csv)}
+    assert "model.filters" in cnn_keys and "model.frequency_scale" not in cnn_keys
+    assert "model.frequency_scale" in table_keys and "model.filters" not in table_keys
+    # Without a config the file's own (tabular) space.
+    assert {d.key for d in tune.load_space(path, task.config_class)} == table_keys
+
+
+@pytest.mark.parametrize(
+    "profiles",
+    [
+        "profiles: {when: {}, space: {}}",
+        "profiles: [{when: {data.source: x}}]",
+        "profiles: [{when: {data.source: x}, space: {model.nope: {choice: [1]}}}]",
+    ],
+)
+def test_space_profiles_are_checked(tmp_path, profiles):
+    path = tmp_path / "s.yaml"
+    path.write_text("model.dropout: {uniform: [0, 0.4]}\n" + profiles + "\n")
+    with pytest.raises(config_lib.ConfigError, match="s.yaml"):
+        tune.load_space(path, ClassifierConfig)
+
+
 def test_override_reads_back_as_the_value():
     for value in (1e-05, 0.0003, 0.0, 64, [128, 128], [], "deepfm", True, None):
         data = config_lib.apply_overrides({}, [tune.override("a.b", value)])
