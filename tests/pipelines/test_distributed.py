@@ -207,6 +207,11 @@ def test_two_workers_train_the_binary_pipeline_like_one_process(tmp_path):
         "2",
         "--set",
         "train.learning_rate=0.05",
+        # The distribution mechanics on a linear model without dropout
+        # (whose masks each worker draws for its own half of a batch).
+        *("--set", "model.kind=mlp", "--set", "model.hidden=[]"),
+        *("--set", "model.dropout=0.0", "--set", "train.schedule=constant"),
+        *("--set", "train.weight_decay=0.0", "--set", "train.batch_size=32"),
     ]  # 272 training rows in global batches of 32: the last one splits 8 + 8
     single = _train_single("binary", args, tmp_path)
     report = _check_cluster_run(
