@@ -124,37 +124,64 @@ class PeriodicEmbedding(layers.Layer):
     """PLR embeddings of numeric columns: periodic, linear, ReLU.
 
     For column `j` with value `x_j`: `v = [cos(2 pi c_j x_j), sin(2 pi c_j x_j)]`
-    with `frequencies` trainable `c_j ~ N(0, scale^2)`, then a linear map to
+    with `frequencies` trainable `c_jk ~ N(0, s_k^2)`, then a linear map to
     `dim` per column and a ReLU. The output is the `[batch, columns * dim]`
     concatenation.
+
+    The initial scales `s_k` run geometrically from `scale / spread` to
+    `scale` over the `frequencies` (`spread == 1`: all `scale`, as in the
+    paper). The best single scale depends on the data (smooth targets want
+    small ones, targets that change fast in a column large ones); a spread
+    offers both and the linear layer weighs them, which is the default
+    chosen on the development data.
 
     Args:
         frequencies: Frequencies per column.
         dim: Embedding size per column.
-        scale: Standard deviation of the initial frequencies (the inputs are
-            standardized).
+        scale: Standard deviation of the largest initial frequencies (the
+            inputs are standardized).
+        spread: Ratio of the largest to the smallest initial scale, >= 1.
     """
 
     def __init__(
-        self, frequencies: int = 16, dim: int = 16, scale: float = 0.1, **kwargs
+        self,
+        frequencies: int = 16,
+        dim: int = 16,
+        scale: float = 0.1,
+        spread: float = 1.0,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         check_positive_int("frequencies", frequencies)
         check_positive_int("dim", dim)
-        if not scale > 0:
-            raise ValueError(
-                f"Invalid value for argument scale. Expected a number > 0. "
-                f"Received: scale={scale!r}"
-            )
+        for name, value, low in (("scale", scale, 0.0), ("spread", spread, 1.0)):
+            if not (value > low if name == "scale" else value >= low):
+                relation = "> 0" if name == "scale" else ">= 1"
+                raise ValueError(
+                    f"Invalid value for argument {name}. Expected a number "
+                    f"{relation}. Received: {name}={value!r}"
+                )
         self.frequencies = frequencies
         self.dim = dim
         self.scale = scale
+        self.spread = spread
+
+    def initial_scales(self):
+        """The standard deviations `s_k` of the initial frequencies."""
+        k = self.frequencies
+        steps = ops.arange(k, dtype="float32") - (k - 1)
+        return self.scale * ops.power(self.spread, steps / max(k - 1, 1))
 
     def build(self, input_shape):
         columns = int(input_shape[-1])
+        scales = self.initial_scales()
+
+        def initializer(shape, dtype=None):
+            return keras.random.normal(shape, dtype=dtype) * ops.cast(scales, dtype)
+
         self.coefficients = self.add_weight(
             shape=(columns, self.frequencies),
-            initializer=keras.initializers.RandomNormal(stddev=self.scale),
+            initializer=initializer,
             name="frequencies",
         )
         self.kernel = self.add_weight(
@@ -181,6 +208,7 @@ class PeriodicEmbedding(layers.Layer):
             "frequencies": self.frequencies,
             "dim": self.dim,
             "scale": self.scale,
+            "spread": self.spread,
         }
 
 
@@ -256,6 +284,7 @@ def build_tabular_network(
     embedding_dim: int = 16,
     frequencies: int = 16,
     frequency_scale: float = 0.1,
+    frequency_spread: float = 1.0,
     members: int = 8,
     name: str = "tabular",
 ) -> keras.Model:
@@ -271,7 +300,10 @@ def build_tabular_network(
         embedding_dim: PLR embedding size per numeric column (0: the values
             enter the MLP as they are).
         frequencies: PLR frequencies per numeric column.
-        frequency_scale: Standard deviation of the initial frequencies.
+        frequency_scale: Standard deviation of the largest initial
+            frequencies.
+        frequency_spread: Ratio of the largest to the smallest initial
+            frequency scale (see `PeriodicEmbedding`).
         members: Ensemble members (heads); 1 is a plain MLP.
         name: Name of the model.
 
@@ -299,7 +331,11 @@ def build_tabular_network(
     if n_numeric and embedding_dim:
         values, rest = SplitNumeric(n_numeric, name="split_numeric")(inputs)
         embedded = PeriodicEmbedding(
-            frequencies, embedding_dim, frequency_scale, name="numeric_embedding"
+            frequencies,
+            embedding_dim,
+            frequency_scale,
+            frequency_spread,
+            name="numeric_embedding",
         )(values)
         x = layers.Concatenate(name="embedded")([embedded, rest])
     x = MemberScaling(members, name="member_scaling")(x)

@@ -72,6 +72,28 @@ def test_periodic_embedding_matches_numpy():
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("spread", [1.0, 100.0])
+def test_initial_frequency_scales_are_geometric_from_scale_over_spread(spread):
+    keras.utils.set_random_seed(2)
+    layer = PeriodicEmbedding(frequencies=5, dim=2, scale=3.0, spread=spread)
+    layer.build((None, 4000))
+    want = np.geomspace(3.0 / spread, 3.0, 5)
+    got = keras.ops.convert_to_numpy(layer.initial_scales())
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    # 4,000 columns of N(0, s_k^2) draws: the sample standard deviation of
+    # each frequency index is s_k within a few percent.
+    c = keras.ops.convert_to_numpy(layer.coefficients)
+    np.testing.assert_allclose(c.std(axis=0), want, rtol=0.05)
+
+
+@pytest.mark.parametrize(
+    "kwargs, needle", [({"scale": 0.0}, "scale"), ({"spread": 0.5}, "spread")]
+)
+def test_periodic_embedding_checks_its_arguments(kwargs, needle):
+    with pytest.raises(ValueError, match=needle):
+        PeriodicEmbedding(**kwargs)
+
+
 def test_network_shapes_and_that_members_differ():
     keras.utils.set_random_seed(0)
     model = build_tabular_network(9, 3, n_outputs=4, hidden=(8,), members=3)

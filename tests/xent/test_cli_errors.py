@@ -139,6 +139,11 @@ def test_a_10_mb_header_line_fails_fast(export_dir, tmp_path):
     [
         ("train.batch_size=0", "train.batch_size"),
         ("train.learning_rate=-1", "train.learning_rate"),
+        ("train.weight_decay=-0.1", "train.weight_decay"),
+        ("train.warmup_fraction=1", "train.warmup_fraction"),
+        ("model.frequency_spread=0.5", "frequency_spread"),
+        ("model.members=0", "members"),
+        ("model.dropout=1", "dropout"),
     ],
 )
 def test_train_config_ranges_are_one_line(tmp_path, override, key):
