@@ -270,18 +270,24 @@ class FieldEmbedding(keras.layers.Layer):
         if not keras.backend.standardize_dtype(ids.dtype).startswith("int"):
             ids = ops.cast(ids, "int64")
         rows = ops.take(self.embeddings, ids, axis=0)
-        batch = ops.cast(ops.shape(ids)[0], rows.dtype)
+        # Penalties in float32 whatever the compute dtype (a bfloat16 sum of
+        # squares over a batch loses digits, and Keras adds the losses in
+        # float32).
+        batch = ops.cast(ops.shape(ids)[0], "float32")
         if self.l2 and self.l2_mode == "table":
-            self.add_loss(self.l2 * ops.sum(ops.square(self.embeddings)))
+            table = ops.cast(self.embeddings, "float32")
+            self.add_loss(self.l2 * ops.sum(ops.square(table)))
         row_l2 = self.l2 if self.l2_mode == "rows" else 0.0
         if self.combiner is None:
             if row_l2:
-                self.add_loss(row_l2 * ops.sum(ops.square(rows)) / batch)
+                rows32 = ops.cast(rows, "float32")
+                self.add_loss(row_l2 * ops.sum(ops.square(rows32)) / batch)
             return rows
         mask = ops.expand_dims(ops.cast(ops.not_equal(ids, 0), rows.dtype), -1)
         rows = rows * mask
         if row_l2:
-            self.add_loss(row_l2 * ops.sum(ops.square(rows)) / batch)
+            rows32 = ops.cast(rows, "float32")
+            self.add_loss(row_l2 * ops.sum(ops.square(rows32)) / batch)
         pooled = ops.sum(rows, axis=1)
         if self.combiner == "mean":
             pooled = pooled / ops.maximum(ops.sum(mask, axis=1), 1.0)

@@ -24,6 +24,7 @@ __all__ = [
     "KERAS_VERSION",
     "TENSORFLOW_VERSION",
     "AveragingHookAdam",
+    "all_layers",
     "ema_weights_in_model",
     "flat_call",
     "is_graph_tensor",
@@ -142,6 +143,20 @@ def reset_train_function(model: keras.Model) -> None:
         model: A compiled model.
     """
     model.train_function = None
+
+
+def all_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """The layer and every layer inside it, nested models and the sublayers
+    that custom layers hold as attributes included.
+
+    Private: `Layer._flatten_layers`. Why: `Model.layers` lists only the top
+    level, and a custom layer's sublayers (e.g. the Dense layers inside a
+    CTR interaction layer) are reachable only through Keras' tracker; the
+    precision switch (`xent.precision.compute_in_float32`) must reach them
+    all. Upstream: none filed. Checked: Keras 3.15.1
+    (`keras/src/layers/layer.py`).
+    """
+    return list(model._flatten_layers(include_self=True, recursive=True))
 
 
 # --------------------------------------------------------------------------

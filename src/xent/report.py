@@ -795,9 +795,19 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
         + [str(x) for x in (dataset, task and f"{task} classification") if x]
     )
     title = _dict(report.get("html")).get("title") or " — ".join(default_title)
+    precision = _dict(_dict(report.get("training")).get("precision"))
+    trained_in = precision.get("policy") and (
+        f"{precision['policy']} ({precision.get('reason', '')}); "
+        "evaluated and exported in float32"
+    )
     subtitle = " &middot; ".join(
         f"{label}: <strong>{_e(value)}</strong>"
-        for label, value in (("Task", task), ("Dataset", dataset), ("Model", model))
+        for label, value in (
+            ("Task", task),
+            ("Dataset", dataset),
+            ("Model", model),
+            ("Training precision", trained_in),
+        )
         if value
     )
     body = "".join(

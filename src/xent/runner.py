@@ -42,6 +42,7 @@ import yaml
 from xent import backup as backup_lib
 from xent import config as config_lib
 from xent import distribute as distribute_lib
+from xent import precision as precision_lib
 from xent import progress
 from xent import report as report_lib
 from xent.stages import Evaluation
@@ -368,6 +369,69 @@ def _run(
         tf.config.experimental.enable_op_determinism()
     # Its lines are progress: silent under verbose=0.
     task.prepare(config, shown.line)
+    precision = precision_lib.resolve(train_cfg.precision)
+    shown.line(f"training precision: {precision.policy} ({precision.reason})")
+    model, data, history = _train(task, config, dist, run_path, precision, verbose, log)
+    # The test evaluation and the export see the exported model: float32.
+    precision_lib.compute_in_float32(model)
+    with shown.stage("evaluating on the test split"):
+        outcome = task.evaluate_model(model, config, data, history)
+    baselines = {}
+    if dist.is_chief:
+        with shown.stage("fitting the baselines"):
+            baselines = task.baselines(config, data)
+    report = _report(
+        task, config, data, dist, model, run_path, history, outcome, baselines
+    )
+    report["training"]["precision"] = precision.as_dict()
+
+    export_path = None
+    if export:
+        # A run killed after its export and before its report exports once.
+        export_path = _recorded_export(run_path)
+        if export_path is None:
+            with shown.stage("exporting the SavedModel"):
+                export_path = task.export_model(
+                    model, config, data, Path(saved_models) / task.name, outcome.metrics
+                )
+            write_atomic(
+                run_path / _EXPORT_RECORD, json.dumps({"export": str(export_path)})
+            )
+        report["export"] = str(export_path)
+
+    report = report_lib.to_jsonable(report)
+    for name, png in outcome.plots.items():
+        write_atomic(run_path / name, png)
+    html = report_lib.render_html(report, {name: name for name in outcome.plots})
+    write_atomic(run_path / "report.html", html)
+    report_path = run_path / REPORT_FILE
+    write_atomic(report_path, json.dumps(report, indent=2, allow_nan=False))
+    # Complete: the training state is no longer needed (the best weights stay).
+    (run_path / BACKUP_FILE).unlink(missing_ok=True)
+    (run_path / _EXPORT_RECORD).unlink(missing_ok=True)
+    if dist.num_workers > 1:
+        log(
+            f"worker {dist.worker_index}/{dist.num_workers}: weights sha256 "
+            f"{report['training']['weights_sha256']}"
+        )
+    if dist.is_chief:
+        _log_result(report, log)
+        log(f"run dir: {run_path}")
+        log(f"report:  {report_path}")
+        log(f"page:    {run_path / 'report.html'}")
+        if export_path is not None:
+            log(f"export:  {export_path}")
+    return RunResult(run_path, report_path, export_path, report)
+
+
+def _train(
+    task, config, dist, run_path: Path, precision, verbose: int, log
+) -> tuple[keras.Model, Prepared, dict]:
+    """Prepares the data, builds the model in `precision` and trains it
+    (resuming from the run's backup): `(model, data, history)`, the history
+    of the whole run. The data and their preprocessing stay float32."""
+    train_cfg = config.train
+    shown = progress.current()
     keras.utils.set_random_seed(train_cfg.seed)
 
     with shown.stage("preparing the data"):
@@ -376,7 +440,7 @@ def _run(
     # time, not when they are cached) may draw from the global generators,
     # and the weights must not depend on that.
     keras.utils.set_random_seed(train_cfg.seed)
-    with dist.scope():
+    with dist.scope(), precision_lib.training_policy(precision):
         model = task.create_model(config, data)
     distribute_lib.prepare_model(model, dist)
     ckpt = run_path / "checkpoints" / "best.weights.h5"
@@ -406,55 +470,7 @@ def _run(
         raise TrainingDivergedError(
             f"{err}; {kept}; no report or export was written"
         ) from None
-    # The whole run's history, restored epochs included.
-    history = backup.history
-    with shown.stage("evaluating on the test split"):
-        outcome = task.evaluate_model(model, config, data, history)
-    baselines = {}
-    if dist.is_chief:
-        with shown.stage("fitting the baselines"):
-            baselines = task.baselines(config, data)
-    report = _report(
-        task, config, data, dist, model, run_path, history, outcome, baselines
-    )
-
-    export_path = None
-    if export:
-        # A run killed after its export and before its report exports once.
-        export_path = _recorded_export(run_path)
-        if export_path is None:
-            with shown.stage("exporting the SavedModel"):
-                export_path = task.export_model(
-                    model, config, data, Path(saved_models) / task.name, outcome.metrics
-                )
-            write_atomic(
-                run_path / _EXPORT_RECORD, json.dumps({"export": str(export_path)})
-            )
-        report["export"] = str(export_path)
-
-    report = report_lib.to_jsonable(report)
-    for name, png in outcome.plots.items():
-        write_atomic(run_path / name, png)
-    html = report_lib.render_html(report, {name: name for name in outcome.plots})
-    write_atomic(run_path / "report.html", html)
-    report_path = run_path / REPORT_FILE
-    write_atomic(report_path, json.dumps(report, indent=2, allow_nan=False))
-    # Complete: the training state is no longer needed (the best weights stay).
-    backup_path.unlink(missing_ok=True)
-    (run_path / _EXPORT_RECORD).unlink(missing_ok=True)
-    if dist.num_workers > 1:
-        log(
-            f"worker {dist.worker_index}/{dist.num_workers}: weights sha256 "
-            f"{report['training']['weights_sha256']}"
-        )
-    if dist.is_chief:
-        _log_result(report, log)
-        log(f"run dir: {run_path}")
-        log(f"report:  {report_path}")
-        log(f"page:    {run_path / 'report.html'}")
-        if export_path is not None:
-            log(f"export:  {export_path}")
-    return RunResult(run_path, report_path, export_path, report)
+    return model, data, backup.history
 
 
 def _log_result(report: dict, log: Callable[[str], None]) -> None:

@@ -113,6 +113,12 @@ class TrainConfig:
             averaging; Keras' `use_ema`), which removes most of the
             step-to-step noise of the last iterate; null uses the last
             iterate.
+        precision: `float32`, `mixed_bfloat16` (Keras mixed precision:
+            float32 variables, bfloat16 compute) or `auto`: bfloat16 where
+            the hardware runs it fast (AMX CPUs, GPUs of compute capability
+            >= 8.0), float32 elsewhere; see `xent.precision`. Only training
+            uses bfloat16: the test evaluation and the export compute in
+            float32. The run's log and report say which was used and why.
         deterministic: Turn on TensorFlow's op determinism
             (`tf.config.experimental.enable_op_determinism`, for the whole
             process): deterministic kernels or an error for ops that have
@@ -127,6 +133,7 @@ class TrainConfig:
     monitor: str | None = None
     strategy: Literal["default", "mirrored", "multi_worker"] = "default"
     ema_momentum: float | None = None
+    precision: Literal["auto", "float32", "mixed_bfloat16"] = "float32"
     deterministic: bool = False
 
     def __post_init__(self):
@@ -298,8 +305,14 @@ def build_builtin_loss_metric(cfg: LossConfig) -> keras.metrics.Metric:
         value = getattr(cfg, key)
         if value is not None:
             kwargs[key] = value
-    return keras.metrics.MeanMetricWrapper(
-        getattr(keras.losses, _KERAS_FUNCTIONS[cfg.name]),
-        name="builtin_loss",
-        **kwargs,
-    )
+    function = getattr(keras.losses, _KERAS_FUNCTIONS[cfg.name])
+
+    def builtin(y_true, y_pred, **options):
+        # As the Keras loss class converts its inputs (to float32): a
+        # bfloat16 model's logits are compared in float32, like our loss.
+        dtype = keras.config.floatx()
+        y_true = keras.ops.convert_to_tensor(y_true, dtype=dtype)
+        y_pred = keras.ops.convert_to_tensor(y_pred, dtype=dtype)
+        return function(y_true, y_pred, **options)
+
+    return keras.metrics.MeanMetricWrapper(builtin, name="builtin_loss", **kwargs)

@@ -173,3 +173,22 @@ def test_every_compat_name_says_why_upstream_and_checked(name):
         assert {"Private", "Why", "Upstream", "Checked"} <= set(doc.split()) or all(
             word in doc for word in ("Private:", "Why", "Upstream:", "Checked:")
         )
+
+
+def test_all_layers_reaches_nested_models_and_attribute_sublayers():
+    import keras
+
+    from xent._compat import all_layers
+
+    class Holder(keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.inner = keras.layers.Dense(2, name="inner")
+
+        def call(self, x):
+            return self.inner(x)
+
+    inner_model = keras.Sequential([keras.Input((3,)), Holder()], name="nested")
+    outer = keras.Sequential([keras.Input((3,)), inner_model], name="outer")
+    names = [layer.name for layer in all_layers(outer)]
+    assert names[0] == "outer" and "nested" in names and "inner" in names

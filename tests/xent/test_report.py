@@ -399,3 +399,24 @@ def test_render_html_fills_class_balance_from_fractions_and_captions():
     page = report.render_html(data, {"roc.png": "roc.png"})
     assert "no: 25.0% &middot; yes: 75.0%" in page
     assert "<figcaption>ROC curve</figcaption>" in page
+
+
+def test_the_page_names_the_training_precision_and_why():
+    from xent.report import render_html
+
+    report = {
+        "task": "binary",
+        "training": {
+            "precision": {
+                "requested": "auto",
+                "policy": "mixed_bfloat16",
+                "reason": "auto: the CPU has AMX bfloat16 units (amx_bf16)",
+            }
+        },
+    }
+    page = render_html(report, {})
+    assert (
+        "Training precision: <strong>mixed_bfloat16 (auto: the CPU has AMX "
+        "bfloat16 units (amx_bf16)); evaluated and exported in float32</strong>"
+    ) in page
+    assert "Training precision" not in render_html({"task": "binary"}, {})
