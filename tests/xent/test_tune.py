@@ -389,6 +389,16 @@ def test_resume_runs_only_the_missing_trials(search):
     assert all(r["state"] == "COMPLETE" for r in steps["two"])
 
 
+def test_the_first_trial_is_the_defaults_the_space_holds(search):
+    _, _, steps = search
+    first = steps["one"][0]["settings"]
+    # binary.yaml's learning rate and dropout lie in the space; its hidden
+    # layers ([256, 256]) are not a choice there, so they were sampled.
+    assert first["train.learning_rate"] == 1e-3
+    assert first["model.dropout"] == 0.1
+    assert first["model.hidden"] in ([], [8])
+
+
 def test_a_killed_trial_is_failed_and_run_again_in_its_directory(search):
     tune_dir, _, steps = search
     space = tune.parse_space(yaml.safe_load(_SPACE), ClassifierConfig)
