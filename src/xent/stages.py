@@ -229,7 +229,16 @@ class StreamSplit(Split):
         return self._targets(distributed)
 
     def validation_data(self, targets, batch_size: int, seed: int, distributed: bool):
-        return self._targets(distributed)
+        dataset = self._targets(distributed)
+        if distributed:
+            return dataset
+        import tensorflow as tf
+
+        # Keras warns "Your input ran out of data" after every validation
+        # pass over a dataset of unknown length: count its batches once (the
+        # stream is in order, so every pass has as many).
+        batches = int(dataset.reduce(np.int64(0), lambda n, _: n + 1))
+        return dataset.apply(tf.data.experimental.assert_cardinality(batches))
 
     def _targets(self, distributed: bool):
         from xent import distribute as distribute_lib

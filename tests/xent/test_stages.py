@@ -123,3 +123,37 @@ def test_split_base_is_abstract():
 
     with pytest.raises(NotImplementedError):
         Split().arrays()
+
+
+def test_streamed_validation_has_a_known_length_and_fit_does_not_warn():
+    import warnings
+
+    x = {"a": np.arange(10, dtype="float32")}
+    y = (np.arange(10) % 2).astype("float32")
+
+    def make():
+        # A generator: unknown cardinality, like a stream read from files.
+        def rows():
+            yield from zip(x["a"], y, strict=True)
+
+        return (
+            tf.data.Dataset.from_generator(
+                rows,
+                output_signature=(tf.TensorSpec((), tf.float32),) * 2,
+            )
+            .map(lambda a, b: ({"a": a}, b))
+            .batch(4)
+        )
+
+    stream = StreamSplit(make, 10)
+    assert int(make().cardinality()) == tf.data.UNKNOWN_CARDINALITY
+    val = stream.validation_data(None, 4, 0, distributed=False)
+    assert int(val.cardinality()) == 3
+    inputs = {"a": keras.Input(shape=(), name="a")}
+    model = keras.Model(inputs, keras.ops.expand_dims(inputs["a"], -1))
+    model.compile("sgd", "mse")
+    train = tf.data.Dataset.from_tensor_slices((x, y)).batch(4).repeat()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(train, steps_per_epoch=3, validation_data=val, epochs=2, verbose=0)
+    assert not [w for w in caught if "ran out of data" in str(w.message)]
