@@ -154,13 +154,16 @@ class PeriodicEmbedding(layers.Layer):
         super().__init__(**kwargs)
         check_positive_int("frequencies", frequencies)
         check_positive_int("dim", dim)
-        for name, value, low in (("scale", scale, 0.0), ("spread", spread, 1.0)):
-            if not (value > low if name == "scale" else value >= low):
-                relation = "> 0" if name == "scale" else ">= 1"
-                raise ValueError(
-                    f"Invalid value for argument {name}. Expected a number "
-                    f"{relation}. Received: {name}={value!r}"
-                )
+        if not scale > 0:
+            raise ValueError(
+                "Invalid value for argument scale. Expected a number > 0. "
+                f"Received: scale={scale!r}"
+            )
+        if not spread >= 1:
+            raise ValueError(
+                "Invalid value for argument spread. Expected a number >= 1. "
+                f"Received: spread={spread!r}"
+            )
         self.frequencies = frequencies
         self.dim = dim
         self.scale = scale

@@ -26,7 +26,17 @@ from typing import TypeVar
 
 import yaml
 
-__all__ = ["ConfigError", "apply_overrides", "from_dict", "load_config", "to_dict"]
+__all__ = [
+    "PROFILES_KEY",
+    "ConfigError",
+    "apply_overrides",
+    "check_profiles",
+    "from_dict",
+    "load_config",
+    "profile_matches",
+    "read_yaml",
+    "to_dict",
+]
 
 T = TypeVar("T")
 
@@ -252,7 +262,7 @@ def load_config(
         ConfigError: With the file, key or value at fault.
     """
     data = read_yaml(defaults)
-    profiles = _profiles(data.pop(PROFILES_KEY, []), defaults)
+    profiles = check_profiles(data.pop(PROFILES_KEY, []), defaults)
     user = read_yaml(path) if path is not None else {}
     resolved = apply_overrides(_merge(data, user), overrides)
     if profiles:
@@ -272,17 +282,23 @@ overrides) when every `when` key has that value in the resolved config, e.g.
 the CTR task's settings for its synthetic log."""
 
 
-def _profiles(profiles, defaults) -> list[dict]:
+def check_profiles(profiles, source, body: str = "set") -> list[dict]:
+    """Checks a file's `profiles`: a list of `{when: {...}, <body>: {...}}`
+    (`set` in a defaults file, `space` in a search space file).
+
+    Raises:
+        ConfigError: Naming `source`.
+    """
     if not isinstance(profiles, list) or not all(
         isinstance(p, dict)
-        and set(p) == {"when", "set"}
+        and set(p) == {"when", body}
         and isinstance(p["when"], dict)
-        and isinstance(p["set"], dict)
+        and isinstance(p[body], dict)
         for p in profiles
     ):
         raise ConfigError(
-            f"Invalid `{PROFILES_KEY}` in {defaults}: expected a list of "
-            "{when: {key: value}, set: {...}}"
+            f"Invalid `{PROFILES_KEY}` in {source}: expected a list of "
+            f"{{when: {{key: value}}, {body}: {{...}}}}"
         )
     return profiles
 

@@ -47,10 +47,10 @@ _KERAS_FUNCTIONS = {
 
 
 def _check_fraction(value: float, key: str) -> None:
+    """`value` in [0, 1), else a ValueError naming the dotted `key`."""
     if not 0.0 <= value < 1.0:
         raise ValueError(
-            f"Invalid value for data.{key}. Expected a number in [0, 1). "
-            f"Received: {value!r}"
+            f"Invalid value for {key}. Expected a number in [0, 1). Received: {value!r}"
         )
 
 
@@ -68,8 +68,8 @@ class SplitConfig:
     test_fraction: float = 0.2
 
     def __post_init__(self):
-        _check_fraction(self.validation_fraction, "validation_fraction")
-        _check_fraction(self.test_fraction, "test_fraction")
+        _check_fraction(self.validation_fraction, "data.validation_fraction")
+        _check_fraction(self.test_fraction, "data.test_fraction")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,16 +193,8 @@ class SupervisedTrainConfig(TrainConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if not 0.0 <= self.weight_decay < 1.0:
-            raise ValueError(
-                "Invalid value for train.weight_decay. Expected a number in "
-                f"[0, 1). Received: {self.weight_decay!r}"
-            )
-        if not 0.0 <= self.warmup_fraction < 1.0:
-            raise ValueError(
-                "Invalid value for train.warmup_fraction. Expected a number in "
-                f"[0, 1). Received: {self.warmup_fraction!r}"
-            )
+        _check_fraction(self.weight_decay, "train.weight_decay")
+        _check_fraction(self.warmup_fraction, "train.warmup_fraction")
         if not self.learning_rate > 0.0 or not np.isfinite(self.learning_rate):
             raise ValueError(
                 "Invalid value for train.learning_rate. Expected a number > 0. "

@@ -192,18 +192,9 @@ def load_space(
     except config_lib.ConfigError as err:
         # YAML's messages span lines; the command line prints one.
         raise config_lib.ConfigError(" ".join(str(err).split())) from None
-    profiles = data.pop(config_lib.PROFILES_KEY, [])
-    if not isinstance(profiles, list) or not all(
-        isinstance(p, dict)
-        and set(p) == {"when", "space"}
-        and isinstance(p["when"], dict)
-        and isinstance(p["space"], dict)
-        for p in profiles
-    ):
-        raise config_lib.ConfigError(
-            f"Invalid search space {path}: `{config_lib.PROFILES_KEY}` must be a "
-            "list of {when: {key: value}, space: {...}}"
-        )
+    profiles = config_lib.check_profiles(
+        data.pop(config_lib.PROFILES_KEY, []), f"search space {path}", "space"
+    )
     resolved = config_lib.to_dict(config) if config is not None else None
     for profile in profiles:
         # Every profile's space is checked, the chosen one or not.
