@@ -16,6 +16,7 @@ from xent.losses import binary_crossentropy
 from xent.models.ctr import CTRModelConfig
 from xent.models.ctr import FieldEmbedding
 from xent.models.ctr import FMInteraction
+from xent.models.ctr import FusedEmbedding
 from xent.models.ctr import LogitSum
 from xent.models.ctr import build_ctr_model
 
@@ -88,7 +89,36 @@ def _predict(model, inputs):
 # Independent NumPy references (float64).
 # --------------------------------------------------------------------------
 def _table(model, name):
-    return np.asarray(model.get_layer(name).embeddings, dtype=np.float64)
+    """The table `{prefix}_{field}`: its own layer's, or its rows of the fused
+    `{prefix}_fields` table (at the field's offset there)."""
+    if any(layer.name == name for layer in model.layers):
+        return np.asarray(model.get_layer(name).embeddings, dtype=np.float64)
+    prefix, field = name.rsplit("_", 1)
+    for layer in model.layers:
+        if isinstance(layer, FusedEmbedding) and layer.name.startswith(
+            f"{prefix}_fields"
+        ):
+            fields = [t.name for t in _layer_inputs(layer)]
+            if field in fields:
+                f = fields.index(field)
+                start = layer.offsets[f]
+                end = start + layer.vocabulary_sizes[f]
+                table = np.asarray(layer.embeddings, dtype=np.float64)
+                return table[start:end]
+    raise KeyError(name)
+
+
+def _layer_inputs(layer):
+    """A layer's symbolic inputs as a list (Keras unwraps a list of one)."""
+    return layer.input if isinstance(layer.input, list) else [layer.input]
+
+
+def _embedding_layers(model):
+    return [
+        layer
+        for layer in model.layers
+        if isinstance(layer, (FieldEmbedding, FusedEmbedding))
+    ]
 
 
 def _pooled_rows(table, ids, combiner):
@@ -196,17 +226,121 @@ def test_model_name_defaults_to_kind():
     assert build_ctr_model(_specs(), VARIANTS["fm"], name="ctr").name == "ctr"
 
 
-def test_deepfm_shares_field_embeddings_between_fm_and_dnn():
-    model = build_ctr_model(_specs(), VARIANTS["deepfm"])
-    names = [la.name for la in model.layers if isinstance(la, FieldEmbedding)]
-    # One factor and one first-order table per categorical field, no more.
+@pytest.mark.parametrize("fused", [True, False])
+def test_deepfm_shares_field_embeddings_between_fm_and_dnn(fused):
+    config = dataclasses.replace(VARIANTS["deepfm"], fused_embeddings=fused)
+    model = build_ctr_model(_specs(), config)
+    names = [layer.name for layer in _embedding_layers(model)]
+    # One factor and one first-order table per categorical field, or per
+    # block of single-valued fields (a, b), no more.
+    own = "gh" if fused else "abgh"
+    blocks = ["embedding_fields", "linear_fields"] if fused else []
     assert sorted(names) == sorted(
-        [f"embedding_{f}" for f in "abgh"] + [f"linear_{f}" for f in "abgh"]
+        blocks + [f"embedding_{f}" for f in own] + [f"linear_{f}" for f in own]
     )
-    factors = {id(model.get_layer(f"embedding_{f}").output) for f in "abgh"}
+    factor_layers = [f"embedding_{f}" for f in own] + blocks[:1]
+    factors = {id(model.get_layer(n).output) for n in factor_layers}
     assert {id(t) for t in model.get_layer("fm").input} == factors
-    dnn_inputs = {id(t) for t in model.get_layer("x0").input}
-    assert factors < dnn_inputs  # The DNN reads the same factors (and dense).
+    # The DNN reads the same factors (a block through its Flatten) and dense.
+    x0 = [model.get_layer("x0_flat_0").input] if fused else []
+    dnn_inputs = {id(t) for t in model.get_layer("x0").input + x0}
+    assert factors < dnn_inputs
+
+
+_ALL_VARIANTS = {
+    **VARIANTS,
+    "finalmlp": CTRModelConfig(
+        kind="finalmlp",
+        mlp1_hidden=(8,),
+        mlp2_hidden=(4,),
+        fs_hidden=(6,),
+        num_heads=2,
+        fs1_context=("a", "g"),
+        fs2_context=("b",),
+        **{k: v for k, v in _TINY.items() if k != "hidden"},
+    ),
+}
+
+
+@pytest.mark.parametrize("l2_mode", ["rows", "table"])
+@pytest.mark.parametrize("variant", sorted(_ALL_VARIANTS))
+def test_fused_embeddings_equal_one_table_per_field(variant, l2_mode):
+    """The fused model with the per-field tables stacked is the same model:
+    same logits, same L2 penalty, same gradients of the tables."""
+    config = dataclasses.replace(
+        _ALL_VARIANTS[variant], l2_embedding=0.1, l2_embedding_mode=l2_mode
+    )
+    specs = _specs()
+    per_field = build_ctr_model(
+        specs, dataclasses.replace(config, fused_embeddings=False)
+    )
+    fused = build_ctr_model(specs, config)
+    assert any(isinstance(la, FusedEmbedding) for la in fused.layers)
+    assert not any(isinstance(la, FusedEmbedding) for la in per_field.layers)
+    _randomize(per_field)
+    for layer in fused.layers:
+        if isinstance(layer, FusedEmbedding):
+            prefix = layer.name[: -len("_fields")]
+            tables = [
+                per_field.get_layer(f"{prefix}_{t.name}").embeddings
+                for t in _layer_inputs(layer)
+            ]
+            layer.embeddings.assign(np.concatenate(tables))
+        elif layer.weights:
+            layer.set_weights(per_field.get_layer(layer.name).get_weights())
+    inputs = _inputs(n=16)
+    np.testing.assert_allclose(
+        _predict(fused, inputs), _predict(per_field, inputs), rtol=1e-5, atol=1e-6
+    )
+    fused(inputs)
+    per_field(inputs)
+    np.testing.assert_allclose(
+        float(sum(fused.losses)), float(sum(per_field.losses)), rtol=1e-5
+    )
+    # The gradient of field b's rows, from the fused table's slice.
+    import tensorflow as tf
+
+    def table_gradient(model, name):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(inputs)) + tf.add_n(model.losses)
+        layer = model.get_layer(name)
+        grad = tape.gradient(loss, layer.embeddings)
+        return np.asarray(tf.convert_to_tensor(grad))
+
+    prefix = "linear" if variant == "lr" else "embedding"
+    grad = table_gradient(fused, f"{prefix}_fields")
+    b = fused.get_layer(f"{prefix}_fields")
+    rows = grad[b.offsets[1] : b.offsets[1] + 12]
+    np.testing.assert_allclose(
+        rows, table_gradient(per_field, f"{prefix}_b"), rtol=1e-4, atol=1e-6
+    )
+
+
+def test_fused_embedding_groups_fields_by_width():
+    specs = [
+        SparseFeat("a", 10, 4),
+        SparseFeat("b", 12, 8),
+        SparseFeat("c", 5, 4),
+        DenseFeat("x"),
+    ]
+    model = build_ctr_model(specs, CTRModelConfig(kind="dcnv2", **_TINY))
+    blocks = {la.name: la for la in model.layers if isinstance(la, FusedEmbedding)}
+    assert sorted(blocks) == ["embedding_fields_4", "embedding_fields_8"]
+    assert blocks["embedding_fields_4"].vocabulary_sizes == (10, 5)
+    assert blocks["embedding_fields_4"].offsets == [0, 10]
+    assert model.get_layer("x0").output.shape == (None, 4 + 4 + 8 + 1)
+
+
+def test_fused_embedding_checks_its_arguments():
+    with pytest.raises(ValueError, match="argument `vocabulary_sizes`"):
+        FusedEmbedding([], 4)
+    with pytest.raises(ValueError, match="vocabulary_sizes"):
+        FusedEmbedding([3, 0], 4)
+    with pytest.raises(ValueError, match="argument `l2_mode`"):
+        FusedEmbedding([3], 4, l2_mode="batch")
+    layer = FusedEmbedding([3, 4], 2, name="e")
+    with pytest.raises(ValueError, match="embeds 2 fields; it was called with 1"):
+        layer([np.array([1])])
 
 
 @pytest.mark.parametrize("structure", ["stacked", "parallel"])
@@ -348,7 +482,9 @@ def _expected_embedding_l2(model, specs, inputs, l2):
 
 def test_l2_embedding_is_on_looked_up_rows_only():
     specs = _specs()
-    config = dataclasses.replace(VARIANTS["fm"], l2_embedding=0.1)
+    config = dataclasses.replace(
+        VARIANTS["fm"], l2_embedding=0.1, fused_embeddings=False
+    )
     model = build_ctr_model(specs, config)
     _randomize(model)
     inputs = _inputs(n=8)
@@ -372,12 +508,8 @@ def test_l2_table_mode_is_a_prior_on_every_row():
     _randomize(model)
     inputs = _inputs(n=8)
     model(inputs)
-    tables = [
-        w.numpy()
-        for layer in model.layers
-        if isinstance(layer, FieldEmbedding)
-        for w in layer.weights
-    ]
+    tables = [w.numpy() for layer in _embedding_layers(model) for w in layer.weights]
+    assert len(tables) == 6  # a and b fused, g and h: factors and first order.
     expected = 0.1 * sum(float(np.sum(t.astype("float64") ** 2)) for t in tables)
     np.testing.assert_allclose(float(sum(model.losses)), expected, rtol=1e-5)
     # Unlike the rows mode, an unused row counts, and the batch does not.
@@ -451,6 +583,14 @@ def test_saving_round_trip(variant, tmp_path):
             np.array([[1, 2, 0], [0, 0, 0]]),
         ),
         (FieldEmbedding(7, 2, embeddings_initializer="random_normal"), np.array([3])),
+        (
+            FusedEmbedding([3, 5], 2, l2=0.1, l2_mode="table", name="f"),
+            [np.array([0, 2]), np.array([4, 1])],
+        ),
+        (
+            FMInteraction(),
+            [np.ones((2, 2, 3), "float32"), np.arange(6.0).reshape(2, 3)],
+        ),
         (FMInteraction(), [np.ones((2, 3), "float32"), np.arange(6.0).reshape(2, 3)]),
         (
             LogitSum(bias_initializer=keras.initializers.Constant(-2.0)),
@@ -544,6 +684,7 @@ def test_interaction_models_beat_lr_on_a_planted_interaction(planted_aucs):
         ({"batch_norm": "yes"}, "batch_norm"),
         ({"l2_embedding": -1e-6}, "l2_embedding"),
         ({"l2_dense": float("nan")}, "l2_dense"),
+        ({"fused_embeddings": 1}, "fused_embeddings"),
     ],
 )
 def test_invalid_config_names_the_argument(kwargs, arg):
