@@ -24,6 +24,7 @@ __all__ = [
     "KERAS_VERSION",
     "TENSORFLOW_VERSION",
     "AveragingHookAdam",
+    "adam_moments",
     "all_layers",
     "ema_weights_in_model",
     "flat_call",
@@ -128,6 +129,20 @@ class AveragingHookAdam(keras.optimizers.Adam):
                 variable has none).
         """
         super()._update_model_variables_moving_average(trainable_variables)
+
+
+def adam_moments(optimizer: keras.optimizers.Adam, variable: Any) -> tuple[Any, Any]:
+    """Adam's first and second moment slots of `variable`.
+
+    Private: `Adam._momentums`, `Adam._velocities` and
+    `BaseOptimizer._get_variable_index`. Why: Keras has no public accessor
+    for an optimizer's slot variables, and the lazy update of embedding
+    rows (`xent.supervised.LazyAdam`) reads and writes only the rows a
+    batch used. Upstream: none filed. Checked: Keras 3.15.1
+    (`keras/src/optimizers/adam.py`, `base_optimizer.py`).
+    """
+    index = optimizer._get_variable_index(variable)
+    return optimizer._momentums[index], optimizer._velocities[index]
 
 
 def reset_train_function(model: keras.Model) -> None:

@@ -173,6 +173,12 @@ class SupervisedTrainConfig(TrainConfig):
             `xent.supervised.even_batches`).
         weight_decay: Decoupled weight decay (AdamW, Loshchilov & Hutter
             2019) of the kernels; 0 is plain Adam.
+        optimizer: `adam` (Keras' Adam), or `lazy_adam`: Adam that updates
+            only the embedding rows a batch looked up, and their moments
+            (`xent.supervised.LazyAdam`; TF Addons' LazyAdam), so a step's
+            cost does not grow with the embedding tables. Equal to `adam`
+            for models without embedding lookups, and for tables whose
+            gradient is dense (a CTR model with `l2_embedding_mode: table`).
         schedule: `constant` learning rate, or `warmup_cosine`: a linear
             warm-up over the first `warmup_fraction` of the steps of
             `epochs` epochs, then a cosine decay to 0 at the last one.
@@ -188,6 +194,7 @@ class SupervisedTrainConfig(TrainConfig):
     steps_per_execution: int = 1
     jit_compile: bool = False
     weight_decay: float = 0.0
+    optimizer: Literal["adam", "lazy_adam"] = "adam"
     schedule: Literal["constant", "warmup_cosine"] = "constant"
     warmup_fraction: float = 0.05
 

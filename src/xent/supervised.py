@@ -22,13 +22,20 @@ from xent import backup as backup_lib
 from xent import export as export_lib
 from xent import report as report_lib
 from xent._compat import AveragingHookAdam
+from xent._compat import adam_moments
 from xent._compat import reset_train_function
 from xent.runner import hparams
 from xent.runner import scalars
 from xent.stages import Evaluation
 from xent.stages import Prepared
 
-__all__ = ["SupervisedTask", "probabilities"]
+__all__ = [
+    "LazyAdam",
+    "SupervisedTask",
+    "build_optimizer",
+    "lazy_adam_rows",
+    "probabilities",
+]
 
 _VALIDATION_SAMPLE = 20_000  # Rows of a streamed validation split for PR curves.
 
@@ -126,7 +133,7 @@ class SupervisedTask:
         single = train.strategy == "default"
         loss = self.build_losses(config, data)
         model.compile(
-            optimizer=_optimizer(train, _steps_per_epoch(data, train.batch_size)),
+            optimizer=build_optimizer(train, _steps_per_epoch(data, train.batch_size)),
             loss=loss,
             # `data_loss`: the loss without regularization penalties, so that
             # `loss_gap` compares it with the built-in on the same batches.
@@ -299,13 +306,22 @@ def learning_rate(train, steps_per_epoch: int | None):
     )
 
 
-def _optimizer(train, steps_per_epoch: int | None = None) -> keras.optimizers.Optimizer:
+def build_optimizer(
+    train, steps_per_epoch: int | None = None
+) -> keras.optimizers.Optimizer:
     """Adam (AdamW with `train.weight_decay`) at `learning_rate(...)`,
     averaging the weights when `train.ema_momentum` is set (see
     `TrainConfig` and `WarmAveragingAdam`)."""
     rate = learning_rate(train, steps_per_epoch)
     decay = train.weight_decay or None
     momentum = train.ema_momentum
+    if train.optimizer == "lazy_adam":
+        return LazyAdam(
+            rate,
+            weight_decay=decay,
+            use_ema=momentum is not None,
+            ema_momentum=0.99 if momentum is None else momentum,
+        )
     if momentum is None:
         return keras.optimizers.Adam(rate, weight_decay=decay)
     return WarmAveragingAdam(
@@ -346,3 +362,66 @@ class WarmAveragingAdam(AveragingHookAdam):
             if average is not None:
                 m = ops.cast(momentum, var.dtype)
                 average.assign(m * average + (1 - m) * var)
+
+
+def lazy_adam_rows(m, v, gradient, beta_1: float, beta_2: float, alpha, epsilon):
+    """Adam's update of the rows a batch used: `(m', v', step)`.
+
+    `m' = beta_1 m + (1 - beta_1) g`, `v' = beta_2 v + (1 - beta_2) g^2` and
+    `step = alpha m' / (sqrt(v') + epsilon)`, with `alpha` the bias-corrected
+    rate `lr sqrt(1 - beta_2^t) / (1 - beta_1^t)` (Keras' `Adam`), on the
+    used rows only (`m`, `v`, `gradient`: `[rows, ...]`).
+    """
+    from keras import ops
+
+    m = beta_1 * m + (1.0 - beta_1) * gradient
+    v = beta_2 * v + (1.0 - beta_2) * ops.square(gradient)
+    return m, v, alpha * m / (ops.sqrt(v) + epsilon)
+
+
+@keras.saving.register_keras_serializable(package="xent")
+class LazyAdam(WarmAveragingAdam):
+    """Adam that updates only the embedding rows a batch looked up.
+
+    A gradient that is `tf.IndexedSlices` (an embedding table's, from a
+    gather) updates the used rows of the table and of its two moments
+    (`lazy_adam_rows`; repeated rows are summed first); the other rows and
+    their moments stay as they are, instead of decaying every step. This is
+    TF Addons' `LazyAdam` and PyTorch's `SparseAdam`: the cost of a step no
+    longer grows with the tables' sizes. Dense gradients (every other
+    variable, and tables whose gradient is dense, e.g. under a whole-table
+    L2 penalty) get Keras' `Adam` update. The weight average
+    (`use_ema`) warms up as in `WarmAveragingAdam`.
+    """
+
+    def update_step(self, gradient, variable, learning_rate):
+        import tensorflow as tf
+
+        if not isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable, learning_rate)
+        dtype = variable.dtype
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1 = tf.cast(self.beta_1, dtype)
+        beta_2 = tf.cast(self.beta_2, dtype)
+        alpha = (
+            tf.cast(learning_rate, dtype)
+            * tf.sqrt(1.0 - tf.pow(beta_2, step))
+            / (1.0 - tf.pow(beta_1, step))
+        )
+        rows, position = tf.unique(gradient.indices)
+        summed = tf.math.unsorted_segment_sum(
+            tf.cast(gradient.values, dtype), position, tf.shape(rows)[0]
+        )
+        m, v = adam_moments(self, variable)
+        m_rows, v_rows, update = lazy_adam_rows(
+            tf.gather(m, rows),
+            tf.gather(v, rows),
+            summed,
+            beta_1,
+            beta_2,
+            alpha,
+            tf.cast(self.epsilon, dtype),
+        )
+        self.assign(m, tf.IndexedSlices(m_rows, rows))
+        self.assign(v, tf.IndexedSlices(v_rows, rows))
+        self.assign_sub(variable, tf.IndexedSlices(update, rows))

@@ -192,3 +192,13 @@ def test_all_layers_reaches_nested_models_and_attribute_sublayers():
     outer = keras.Sequential([keras.Input((3,)), inner_model], name="outer")
     names = [layer.name for layer in all_layers(outer)]
     assert names[0] == "outer" and "nested" in names and "inner" in names
+
+
+def test_adam_moments_are_the_slots_adam_updates():
+    variable = keras.Variable(np.zeros((3, 2), "float32"))
+    optimizer = keras.optimizers.Adam(0.1, beta_1=0.9, beta_2=0.99)
+    gradient = np.arange(6, dtype="float32").reshape(3, 2)
+    optimizer.apply([tf.constant(gradient)], [variable])
+    m, v = _compat.adam_moments(optimizer, variable)
+    np.testing.assert_allclose(np.asarray(m), 0.1 * gradient, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(v), 0.01 * gradient**2, rtol=1e-5)

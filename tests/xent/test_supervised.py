@@ -182,3 +182,112 @@ def test_uneven_epochs_with_steps_per_execution_run_exactly_their_batches(tmp_pa
     model = capture.model
     assert model.steps_per_execution == 4
     assert int(model.optimizer.iterations.numpy()) == 2 * 16
+
+
+# --------------------------------------------------------------------------
+# LazyAdam: Adam on the embedding rows a batch used.
+# --------------------------------------------------------------------------
+def _reference_lazy_adam(table, steps, lr, beta_1=0.9, beta_2=0.999, eps=1e-7):
+    """Float64 loops: each step updates the rows it names (repeats summed),
+    with the global step's bias correction; other rows and moments stay."""
+    w = np.array(table, dtype=np.float64)
+    m = np.zeros_like(w)
+    v = np.zeros_like(w)
+    for t, (rows, values) in enumerate(steps, start=1):
+        g = {}
+        for r, value in zip(rows, values, strict=True):
+            g[r] = g.get(r, 0.0) + np.asarray(value, dtype=np.float64)
+        alpha = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        for r, gr in g.items():
+            m[r] = beta_1 * m[r] + (1 - beta_1) * gr
+            v[r] = beta_2 * v[r] + (1 - beta_2) * gr * gr
+            w[r] -= alpha * m[r] / (np.sqrt(v[r]) + eps)
+    return w
+
+
+def test_lazy_adam_updates_only_the_rows_a_batch_used():
+    import keras
+    import tensorflow as tf
+
+    from xent.supervised import LazyAdam
+
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(6, 3))
+    steps = [
+        ([1, 4, 1], rng.normal(size=(3, 3))),  # Row 1 twice: summed.
+        ([0, 4], rng.normal(size=(2, 3))),  # Row 1 unused: it stays.
+        ([5], rng.normal(size=(1, 3))),
+    ]
+    variable = keras.Variable(table.astype("float32"))
+    optimizer = LazyAdam(0.1)
+    for rows, values in steps:
+        gradient = tf.IndexedSlices(
+            tf.constant(values, tf.float32), tf.constant(rows, tf.int64), [6, 3]
+        )
+        optimizer.apply([gradient], [variable])
+    expected = _reference_lazy_adam(table, steps, lr=0.1)
+    np.testing.assert_allclose(np.asarray(variable), expected, rtol=1e-5, atol=1e-6)
+    # Keras' Adam moves row 1 at steps 2 and 3 too (its momentum decays
+    # densely): the lazy update is a different rule, not a rounding.
+    dense = keras.Variable(table.astype("float32"))
+    adam = keras.optimizers.Adam(0.1)
+    for rows, values in steps:
+        full = np.zeros((6, 3), "float32")
+        np.add.at(full, rows, values)
+        adam.apply([tf.constant(full)], [dense])
+    assert abs(float(np.asarray(dense)[1, 0]) - expected[1, 0]) > 1e-3
+    np.testing.assert_array_equal(
+        np.asarray(variable)[[2, 3]], table[[2, 3]].astype("float32")
+    )
+
+
+def test_lazy_adam_is_adam_on_dense_gradients():
+    import keras
+    import tensorflow as tf
+
+    from xent.supervised import LazyAdam
+
+    rng = np.random.default_rng(1)
+    start = rng.normal(size=(4, 2)).astype("float32")
+    lazy, adam = keras.Variable(start), keras.Variable(start)
+    lazy_opt, adam_opt = LazyAdam(0.05), keras.optimizers.Adam(0.05)
+    for _ in range(3):
+        gradient = tf.constant(rng.normal(size=(4, 2)).astype("float32"))
+        lazy_opt.apply([gradient], [lazy])
+        adam_opt.apply([gradient], [adam])
+    np.testing.assert_array_equal(np.asarray(lazy), np.asarray(adam))
+
+
+@pytest.mark.parametrize(("mode", "sparse"), [("rows", True), ("table", False)])
+def test_embedding_gradients_are_sparse_only_without_a_table_prior(mode, sparse):
+    """What `train.optimizer: lazy_adam` documents: with the whole-table L2
+    prior the embedding gradient is dense, so the lazy rule never applies."""
+    import tensorflow as tf
+
+    from xent.ctr.specs import SparseFeat
+    from xent.models.ctr import CTRModelConfig
+    from xent.models.ctr import build_ctr_model
+
+    specs = [SparseFeat("a", 50, 4), SparseFeat("b", 30, 4)]
+    config = CTRModelConfig(
+        kind="deepfm", hidden=(8,), l2_embedding=1e-3, l2_embedding_mode=mode
+    )
+    model = build_ctr_model(specs, config)
+    x = {"a": np.array([1, 2, 3]), "b": np.array([0, 5, 5])}
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(x)) + tf.add_n(model.losses)
+    table = model.get_layer("embedding_fields").embeddings
+    gradient = tape.gradient(loss, table)
+    assert isinstance(gradient, tf.IndexedSlices) is sparse
+
+
+def test_train_optimizer_picks_lazy_adam_and_keeps_the_weight_average():
+    from xent import sections
+    from xent.supervised import LazyAdam
+    from xent.supervised import build_optimizer
+
+    train = sections.SupervisedTrainConfig(optimizer="lazy_adam", ema_momentum=0.99)
+    optimizer = build_optimizer(train)
+    assert isinstance(optimizer, LazyAdam) and optimizer.use_ema
+    plain = build_optimizer(sections.SupervisedTrainConfig(optimizer="lazy_adam"))
+    assert isinstance(plain, LazyAdam) and not plain.use_ema
