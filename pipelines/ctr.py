@@ -64,6 +64,11 @@ class CTRDataConfig(sections.SplitConfig, sections.BadRowsConfig):
             error.
         baseline_max_rows: Training rows given to the scikit-learn logistic
             regression baseline (a random subset beyond that).
+        memory_cache_mb: A file's preprocessed training and validation
+            splits that fit in this many MiB (each) are kept in memory after
+            their first pass: later epochs reshuffle them there instead of
+            reading and preprocessing the file again
+            (`xent.stages.StreamSplit`); 0 streams every epoch from the file.
         synthetic: The generator's settings (`source: synthetic`).
     """
 
@@ -77,11 +82,21 @@ class CTRDataConfig(sections.SplitConfig, sections.BadRowsConfig):
     separator: str = "|"
     group_field: str | None = inputs.AUTO_GROUP
     baseline_max_rows: int = 200_000
+    memory_cache_mb: int = 1024
     synthetic: SyntheticConfig = SyntheticConfig()
 
     def __post_init__(self):
         sections.SplitConfig.__post_init__(self)
         sections.BadRowsConfig.__post_init__(self)
+        if (
+            isinstance(self.memory_cache_mb, bool)
+            or not isinstance(self.memory_cache_mb, int)
+            or self.memory_cache_mb < 0
+        ):
+            raise ValueError(
+                "Invalid value for `data.memory_cache_mb`: expected an integer "
+                f">= 0, received {self.memory_cache_mb!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,6 +33,8 @@ __all__ = [
     "StreamSplit",
     "materialize",
     "predict_arrays",
+    "reshuffle_cached",
+    "row_bytes",
 ]
 
 _PREDICT_BATCH = 4096
@@ -192,14 +194,24 @@ class ArraySplit(Split):
 class StreamSplit(Split):
     """A split streamed from disk in batches.
 
+    Once its inputs are preprocessed (`map_inputs`), a split whose batches
+    fit in `cache_bytes` is kept in memory after its first pass, so later
+    epochs (and validation passes) do not read and preprocess the file
+    again. A cached training stream reshuffles itself every epoch from the
+    cached batches (`reshuffle_cached`).
+
     Attributes:
         make: Returns a new `tf.data` dataset of batched `(x, y)` (a training
             stream reshuffles itself on every iteration).
         rows: The split's row count.
+        cache_bytes: Memory for the preprocessed split; 0 never caches. A
+            split whose inputs are strings (not yet preprocessed) is never
+            cached.
     """
 
     make: Callable[[], Any]
     rows: int
+    cache_bytes: int = 0
 
     def map_inputs(self, model: keras.Model) -> StreamSplit:
         make = self.make
@@ -211,12 +223,19 @@ class StreamSplit(Split):
                 lambda x, y: (model(x), y), num_parallel_calls=tf.data.AUTOTUNE
             )
 
-        return StreamSplit(stream, self.rows)
+        return dataclasses.replace(self, make=stream)
+
+    def cached(self) -> bool:
+        """Whether the preprocessed split is kept in memory after one pass."""
+        size = row_bytes(self.make().element_spec)
+        return size is not None and 0 < size * self.rows <= self.cache_bytes
 
     def map_columns(self, fn: Callable[[dict], dict]) -> StreamSplit:
         """The split with `x` replaced by `fn(x)` (a traced dict transform)."""
         make = self.make
-        return StreamSplit(lambda: make().map(lambda x, y: (fn(x), y)), self.rows)
+        return dataclasses.replace(
+            self, make=lambda: make().map(lambda x, y: (fn(x), y))
+        )
 
     def arrays(self, max_rows: int | None = None) -> tuple[Any, np.ndarray]:
         return materialize(self.make(), max_rows)
@@ -226,24 +245,32 @@ class StreamSplit(Split):
         return {k: np.asarray(v)[:rows] for k, v in x.items()}
 
     def training_data(self, targets, batch_size: int, seed: int, distributed: bool):
-        return self._targets(distributed)
+        dataset = self.make()
+        if self.cached() and not distributed:
+            dataset = reshuffle_cached(dataset.cache(), batch_size, seed)
+        return self._targets(dataset, distributed)
 
     def validation_data(self, targets, batch_size: int, seed: int, distributed: bool):
-        dataset = self._targets(distributed)
+        dataset = self.make()
+        if self.cached() and not distributed:
+            dataset = dataset.cache()
+        dataset = self._targets(dataset, distributed)
         if distributed:
             return dataset
         import tensorflow as tf
 
         # Keras warns "Your input ran out of data" after every validation
         # pass over a dataset of unknown length: count its batches once (the
-        # stream is in order, so every pass has as many).
+        # stream is in order, so every pass has as many; the count fills a
+        # cache).
         batches = int(dataset.reduce(np.int64(0), lambda n, _: n + 1))
         return dataset.apply(tf.data.experimental.assert_cardinality(batches))
 
-    def _targets(self, distributed: bool):
+    @staticmethod
+    def _targets(dataset, distributed: bool):
         from xent import distribute as distribute_lib
 
-        dataset = self.make().map(_binary_targets)
+        dataset = dataset.map(_binary_targets)
         return distribute_lib.shard_by_data(dataset) if distributed else dataset
 
     def feature_shape(self):
@@ -261,6 +288,55 @@ class StreamSplit(Split):
                 extras.append(np.asarray(x[extra_column]))
         extra = np.concatenate(extras) if extras else None
         return np.concatenate(ys).reshape(-1), np.concatenate(outs), extra
+
+
+def row_bytes(element_spec) -> int | None:
+    """Bytes per row of a batched dataset's elements (the leading axis is
+    the batch); None when an element is a string or has an unknown size."""
+    import tensorflow as tf
+
+    total = 0
+    for spec in tf.nest.flatten(element_spec):
+        if spec.dtype == tf.string or not spec.shape[1:].is_fully_defined():
+            return None
+        total += spec.shape[1:].num_elements() * spec.dtype.size
+    return total
+
+
+_RESHUFFLE_WINDOW = 64  # Cached batches whose rows are permuted together.
+
+
+def reshuffle_cached(cached, batch_size: int, seed: int):
+    """A cached training stream in a new order every iteration.
+
+    The batches of the first pass (already shuffled by the stream) are
+    shuffled as wholes (all of them in the buffer), then the rows of every
+    window of `_RESHUFFLE_WINDOW` consecutive batches are permuted and cut
+    into batches of `batch_size`: each epoch mixes rows across batches,
+    reproducibly from `seed` and the iteration count (like the file stream,
+    see `xent.backup.skip_epochs`).
+
+    Args:
+        cached: The `cache()`d dataset of batched `(x, y)`.
+        batch_size: Rows per batch of the result.
+        seed: The shuffle seed.
+    """
+    import tensorflow as tf
+
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+
+    def permute(window, seed_pair):
+        rows = tf.shape(tf.nest.flatten(window)[0])[0]
+        order = tf.random.experimental.stateless_shuffle(tf.range(rows), seed=seed_pair)
+        return tf.nest.map_structure(lambda t: tf.gather(t, order), window)
+
+    # A buffer larger than the batch count holds them all (a full shuffle).
+    batches = cached.shuffle(1 << 20, seed=seed, reshuffle_each_iteration=True)
+    windows = batches.rebatch(_RESHUFFLE_WINDOW * batch_size)
+    dataset = tf.data.Dataset.zip(windows, seeds).map(
+        permute, num_parallel_calls=tf.data.AUTOTUNE
+    )
+    return dataset.rebatch(batch_size)
 
 
 def _binary_targets(x, y):

@@ -469,3 +469,32 @@ def test_a_named_group_field_missing_from_a_file_is_an_error(tmp_path, monkeypat
     )
     with pytest.raises(ConfigError, match=r"data\.group_field='c2'"):
         task.build_inputs(config)
+
+
+@pytest.mark.parametrize("value", [-1, "big", True])
+def test_memory_cache_size_is_checked(value):
+    from xent.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"data\.memory_cache_mb"):
+        load_task("ctr", [f"data.memory_cache_mb={json.dumps(value)}"])
+
+
+def test_a_file_split_is_kept_in_memory_within_the_cache_size(tmp_path, monkeypatch):
+    monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))
+    _write_libfm(tmp_path / "train.libfm", 300, 0)
+    sizes = {}
+    for mb in (0, 1):
+        task, config = load_task(
+            "ctr",
+            [
+                f"data.source={tmp_path / 'train.libfm'}",
+                "data.categorical=[user, item, hour]",
+                "model.kind=lr",
+                f"data.memory_cache_mb={mb}",
+            ],
+        )
+        data = task.build_inputs(config)
+        features = data.splits.map(lambda s: s.map_inputs(data.preprocessor))
+        sizes[mb] = (features.train.cached(), features.validation.cached())
+        assert not features.test.cached()  # Read once: never cached.
+    assert sizes == {0: (False, False), 1: (True, True)}

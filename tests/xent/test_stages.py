@@ -157,3 +157,76 @@ def test_streamed_validation_has_a_known_length_and_fit_does_not_warn():
         warnings.simplefilter("always")
         model.fit(train, steps_per_epoch=3, validation_data=val, epochs=2, verbose=0)
     assert not [w for w in caught if "ran out of data" in str(w.message)]
+
+
+# --------------------------------------------------------------------------
+# Preprocessed streams kept in memory after their first pass.
+# --------------------------------------------------------------------------
+def _counted_stream(n=200, batch=16, cache_bytes=1 << 20):
+    """A stream whose reads of the source are counted (`reads`)."""
+    reads = tf.Variable(0, dtype=tf.int64)
+    x = {"a": np.arange(n, dtype="float32"), "b": np.arange(n) * 10}
+    y = (np.arange(n) % 2).astype("int64")
+
+    def count(features, labels):
+        reads.assign_add(tf.cast(tf.shape(labels)[0], tf.int64))
+        return features, labels
+
+    def make():
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch).map(count)
+
+    return StreamSplit(make, n, cache_bytes=cache_bytes), reads
+
+
+def _epoch(dataset):
+    return np.concatenate([np.asarray(x["a"]) for x, _ in dataset])
+
+
+def test_a_cached_stream_reads_its_source_once_and_reshuffles_every_epoch():
+    stream, reads = _counted_stream()
+    assert stream.cached()
+    train = stream.training_data(None, 16, seed=3, distributed=False)
+    epochs = [_epoch(train) for _ in range(3)]
+    assert int(reads.numpy()) == 200  # The source was read once.
+    for rows in epochs:
+        np.testing.assert_array_equal(np.sort(rows), np.arange(200))  # Each once.
+    assert not np.array_equal(epochs[0], epochs[1])
+    assert not np.array_equal(epochs[1], epochs[2])
+    # Rows move across batches, not only batches as wholes.
+    def batches():
+        return {frozenset(np.asarray(x["a"]).tolist()) for x, _ in train}
+
+    assert batches() != batches()
+    # Labels travel with their rows.
+    for x, y in train:
+        np.testing.assert_array_equal(
+            np.asarray(y)[:, 0], np.asarray(x["a"]).astype("int64") % 2
+        )
+    # Same seed, same epochs, in a fresh pipeline (resumable runs rely on it).
+    again, _ = _counted_stream()
+    train_again = again.training_data(None, 16, seed=3, distributed=False)
+    np.testing.assert_array_equal(_epoch(train_again), epochs[0])
+
+
+def test_streams_that_do_not_fit_or_hold_strings_are_not_cached():
+    # 200 rows of a float32, an int64 and an int64 label: 4,000 bytes.
+    assert not _counted_stream(cache_bytes=3999)[0].cached()
+    assert _counted_stream(cache_bytes=4000)[0].cached()
+    assert not _counted_stream(cache_bytes=0)[0].cached()
+    _, raw = _pair()
+    raw = StreamSplit(raw.make, raw.rows, cache_bytes=1 << 30)
+    assert not raw.cached()  # Column b holds strings: not preprocessed yet.
+    stream, reads = _counted_stream(cache_bytes=0)
+    train = stream.training_data(None, 16, seed=3, distributed=False)
+    for _ in range(2):
+        _epoch(train)
+    assert int(reads.numpy()) == 400
+
+
+def test_a_cached_validation_stream_keeps_its_order():
+    stream, reads = _counted_stream()
+    val = stream.validation_data(None, 16, 0, distributed=False)
+    assert int(val.cardinality()) == 13
+    for _ in range(2):
+        np.testing.assert_array_equal(_epoch(val), np.arange(200))
+    assert int(reads.numpy()) == 200  # The count filled the cache.

@@ -197,7 +197,11 @@ def load_files(config) -> Prepared:
     rename = _renamer(names)
     splits = Splits(
         *(
-            StreamSplit(data.streams[split], data.rows[split]).map_columns(rename)
+            StreamSplit(
+                data.streams[split],
+                data.rows[split],
+                cache_bytes=cfg.memory_cache_mb << 20 if split != "test" else 0,
+            ).map_columns(rename)
             for split in ("train", "validation", "test")
         )
     )
