@@ -4,13 +4,15 @@ Runs in DeepCTR's own throwaway virtualenv (deepctr 0.9.4, tf-keras 2.21 with
 `TF_USE_LEGACY_KERAS=1`), never in the project's: it imports only numpy,
 TensorFlow and DeepCTR, nothing of xent.
 
-    python deepctr_peer.py IN.npz OUT.npz
+    python deepctr_peer.py IN.npz OUT.npz [float32|mixed_bfloat16]
 
 `IN.npz` holds `train__<feature>` / `test__<feature>` arrays (int ids of the
 sparse features, one float matrix `numeric`), `train__y`, and a JSON string
 `settings` (embedding_dim, hidden, batch_size, epochs, learning_rate,
 l2_embedding, seed, sparse {name: vocabulary_size}, dense {name: dimension}).
 `OUT.npz` gets `prob` (test probabilities), `epoch_seconds` and `parameters`.
+With `mixed_bfloat16`, tf-keras' global policy is set before the model is
+built (DeepCTR has no precision option of its own).
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ def main(argv) -> int:
     from deepctr.feature_column import SparseFeat
     from deepctr.models import DeepFM
 
-    source, target = argv
+    source, target, *rest = argv
+    precision = rest[0] if rest else "float32"
     data = np.load(source, allow_pickle=False)
     settings = json.loads(str(data["settings"]))
     tf.keras.utils.set_random_seed(settings["seed"])
+    if precision != "float32":
+        tf.keras.mixed_precision.set_global_policy(precision)
     columns = [
         SparseFeat(name, vocabulary_size=size, embedding_dim=settings["embedding_dim"])
         for name, size in settings["sparse"].items()
@@ -76,6 +81,9 @@ def main(argv) -> int:
         callbacks=[timer],
     )
     prob = model.predict(test, batch_size=4096, verbose=0).reshape(-1)
+    prob = prob.astype("float64")
+    if not np.all(np.isfinite(prob)):
+        raise SystemExit(f"non-finite test predictions in {precision}")
     np.savez(
         target,
         prob=prob.astype("float64"),

@@ -29,14 +29,26 @@ def test_quick_ctr_run_reports_ours_and_the_input_pipeline(quick_ctr):
     ours = results["ours"]
     rows = results["rows"]
     assert sum(rows.values()) == 6000
+    # The quick run's two variants; without a peer the fastest is "ours".
+    variants = results["variants"]
+    assert sorted(variants) == ["fused_lazy_bf16", "per_field"]
+    assert ours["variant"] == max(
+        variants, key=lambda v: variants[v]["train_examples_per_second"]
+    )
+    assert variants["per_field"]["overrides"]["model.fused_embeddings"] is False
     (epochs,) = ours["epoch_seconds"]  # one repeat of two epochs
     assert len(epochs) == 2
     assert ours["train_examples_per_second"] == pytest.approx(rows["train"] / epochs[1])
     assert ours["input_examples_per_second"] == pytest.approx(
         rows["train"] / ours["input_seconds"][1]
     )
-    # The model learned something from the synthetic clicks.
-    assert 0.6 < ours["auc"] <= 1.0
+    assert ours["input_first_pass_examples_per_second"] == pytest.approx(
+        rows["train"] / ours["input_seconds"][0]
+    )
+    assert results["input"]["cached"] is True  # 4,800 rows fit in memory.
+    # Every variant learned something from the synthetic clicks.
+    for variant in variants.values():
+        assert 0.6 < variant["auc"] <= 1.0
     assert results["deepctr"] is None  # quick: peer `none`
     goals = report["goals"]
     assert goals["input_over_training"] == pytest.approx(
@@ -45,6 +57,7 @@ def test_quick_ctr_run_reports_ours_and_the_input_pipeline(quick_ctr):
     assert "deepctr_goal_met" not in goals
     readme = (quick_ctr / "README.md").read_text()
     assert "xent input pipeline alone" in readme
+    assert "fused tables, lazy Adam" in readme
     assert "DeepCTR DeepFM (peer skipped)" in readme
 
 
@@ -69,6 +82,17 @@ def test_goals_are_ratios_of_the_measured_rates():
     assert not ctr_bench.ctr_goals(results)["deepctr_goal_met"]
 
 
+def test_the_chosen_variant_is_the_fastest_within_the_auc_tolerance():
+    variants = {
+        "a": {"train_examples_per_second": 100.0, "auc": 0.760},
+        "b": {"train_examples_per_second": 300.0, "auc": 0.740},  # Too weak.
+        "c": {"train_examples_per_second": 200.0, "auc": 0.7485},
+    }
+    assert ctr_bench._fastest(variants, 0.750) == "c"
+    assert ctr_bench._fastest(variants) == "b"
+    assert ctr_bench._fastest(variants, 0.9) == "b"  # None is good: fastest.
+
+
 def test_matmul_floor_is_a_positive_rate():
     floor = ctr_bench.mlp_matmul_floor(64, [10, 16, 1], repeats=3)
     assert floor["step_seconds"] > 0
@@ -82,6 +106,10 @@ def test_config_is_checked():
         ctr_bench.CTRBenchConfig(rows=10)
     with pytest.raises(ValueError, match="repeats"):
         ctr_bench.CTRBenchConfig(repeats=0)
+    with pytest.raises(ValueError, match="variants.*fused"):
+        ctr_bench.CTRBenchConfig(variants=("fastest",))
+    with pytest.raises(ValueError, match="peer_precisions"):
+        ctr_bench.CTRBenchConfig(peer_precisions=("float16",))
     assert ctr_bench.peer_python("none") is None
     with pytest.raises(RuntimeError, match="does not exist"):
         ctr_bench.peer_python("/nonexistent/python")
@@ -92,7 +120,8 @@ def test_config_is_checked():
     not os.environ.get("XENT_DEEPCTR_PYTHON"),
     reason="set XENT_DEEPCTR_PYTHON to a Python with deepctr 0.9.4 and tf-keras",
 )
-def test_deepctr_peer_trains_on_the_prepared_arrays(tmp_path):
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_deepctr_peer_trains_on_the_prepared_arrays(tmp_path, precision):
     rng = np.random.default_rng(0)
     n = 4000
     user = rng.integers(0, 50, n)
@@ -125,6 +154,7 @@ def test_deepctr_peer_trains_on_the_prepared_arrays(tmp_path):
             script,
             str(tmp_path / "in.npz"),
             str(tmp_path / "out.npz"),
+            precision,
         ],
         capture_output=True,
         text=True,
