@@ -25,6 +25,9 @@ Modules, one per benchmark (`--only NAME`):
 - `ctr`: our DeepFM on a click log streamed from a file against DeepCTR's
   DeepFM (`deepctr_peer`, run in its own virtualenv) on the same preprocessed
   data, and the input pipeline alone.
+- `precision_steps` (`--only precision`): training-step time of the digits
+  CNN, the GAN and a CTR DeepFM built under `mixed_bfloat16` against
+  float32, timed in alternating paired repeats.
 
 Shared parts: `machine` (the machine description of every report), `report`
 (the JSON files and the README) and `cli` (the command line).

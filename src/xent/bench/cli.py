@@ -10,6 +10,7 @@ from pathlib import Path
 from xent.bench import ctr
 from xent.bench import ctr_real_log
 from xent.bench import loss_step
+from xent.bench import precision_steps
 from xent.bench import quality
 from xent.bench import serving
 from xent.bench.report import render_readme
@@ -17,7 +18,7 @@ from xent.bench.report import write_report
 
 __all__ = ["BENCHMARKS", "main"]
 
-BENCHMARKS = ("loss_step", "serving", "quality", "ctr", "frappe")
+BENCHMARKS = ("loss_step", "serving", "quality", "ctr", "frappe", "precision")
 _DESCRIPTION = (
     "Benchmarks: training-step time with `xent.losses` against `keras.losses`."
 )
@@ -65,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif name == "frappe":
             report = ctr_real_log.run_frappe(
                 ctr_real_log.build_frappe_config(quick=args.quick)
+            )
+        elif name == "precision":
+            report = precision_steps.run_precision(
+                precision_steps.build_precision_config(quick=args.quick)
             )
         else:
             report = serving.run_serving(serving.build_serving_config(quick=args.quick))
