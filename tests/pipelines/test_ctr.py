@@ -494,7 +494,29 @@ def test_a_file_split_is_kept_in_memory_within_the_cache_size(tmp_path, monkeypa
             ],
         )
         data = task.build_inputs(config)
-        features = data.splits.map(lambda s: s.map_inputs(data.preprocessor))
+        pre = data.preprocessor
+        features = data.splits.map(lambda s, pre=pre: s.map_inputs(pre))
         sizes[mb] = (features.train.cached(), features.validation.cached())
         assert not features.test.cached()  # Read once: never cached.
     assert sizes == {0: (False, False), 1: (True, True)}
+
+
+def test_cross_top_crosses_a_files_two_largest_fields(tmp_path, monkeypatch):
+    monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))
+    _write_libfm(tmp_path / "train.libfm", 300, 0)
+    task, config = load_task(
+        "ctr",
+        [
+            f"data.source={tmp_path / 'train.libfm'}",
+            "data.categorical=[user, item, hour]",
+            "model.kind=lr",
+            "features.cross_top=2",
+        ],
+    )
+    data = task.build_inputs(config)
+    distinct = {
+        c: s["distinct"]
+        for c, s in data.summary["feature_processing"]["categorical"].items()
+    }
+    pair = sorted(["user", "item", "hour"], key=lambda c: (-distinct[c], c))[:2]
+    assert f"{pair[0]}_x_{pair[1]}" in [spec.name for spec in data.state.specs]

@@ -192,6 +192,7 @@ def test_a_cached_stream_reads_its_source_once_and_reshuffles_every_epoch():
         np.testing.assert_array_equal(np.sort(rows), np.arange(200))  # Each once.
     assert not np.array_equal(epochs[0], epochs[1])
     assert not np.array_equal(epochs[1], epochs[2])
+
     # Rows move across batches, not only batches as wholes.
     def batches():
         return {frozenset(np.asarray(x["a"]).tolist()) for x, _ in train}

@@ -59,6 +59,8 @@ __all__ = [
     "cross_values",
     "input_name",
     "stats_from_arrays",
+    "top_columns",
+    "with_top_cross",
 ]
 
 NUMERIC = "numeric"
@@ -94,6 +96,10 @@ class FeatureConfig:
             categorical columns (e.g. `[[user, item]]`); each becomes one
             more categorical feature `<a>_x_<b>` with its own vocabulary
             (`min_count`, `max_vocab`) or hashing (`hash_threshold`).
+        cross_top: Also cross the `cross_top` single-valued categorical
+            columns of most distinct training values (ties by name), found
+            in the data: 2 is Wide & Deep's user x item where those are the
+            largest fields. 0 crosses only `crosses`.
 
     The embedding width is the model's (`model.embedding_dim`): the pipeline
     writes it into the specs.
@@ -107,8 +113,19 @@ class FeatureConfig:
     buckets: int = 16
     max_len: int = 8
     crosses: tuple[tuple[str, ...], ...] = ()
+    cross_top: int = 0
 
     def __post_init__(self):
+        if (
+            isinstance(self.cross_top, bool)
+            or not isinstance(self.cross_top, int)
+            or self.cross_top == 1
+            or self.cross_top < 0
+        ):
+            raise ValueError(
+                "Invalid value for features.cross_top: expected 0 or an integer "
+                f">= 2 (columns crossed), received {self.cross_top!r}"
+            )
         for name in ("min_count", "hash_bins", "buckets", "max_len"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(
@@ -147,6 +164,25 @@ def input_name(column: str) -> str:
 def cross_name(columns: Sequence[str]) -> str:
     """The feature name of a cross: `user_x_item` (sanitized as an input name)."""
     return input_name("_x_".join(columns))
+
+
+def top_columns(distinct: Mapping[str, int], k: int) -> list[str]:
+    """The `k` columns with the most distinct training values (ties by
+    name), from `{column: distinct count}`."""
+    return sorted(distinct, key=lambda c: (-distinct[c], c))[:k]
+
+
+def with_top_cross(config: FeatureConfig, distinct: Mapping[str, int]) -> FeatureConfig:
+    """`config` with its `cross_top` columns of `distinct` (`{single-valued
+    categorical column: distinct training values}`) added to `crosses`;
+    unchanged without `cross_top`, with fewer columns than it, or when the
+    cross is already listed."""
+    if not config.cross_top or len(distinct) < config.cross_top:
+        return config
+    cross = tuple(top_columns(distinct, config.cross_top))
+    if cross in {tuple(c) for c in config.crosses}:
+        return config
+    return dataclasses.replace(config, crosses=(*config.crosses, cross))
 
 
 def check_crosses(crosses: Sequence[Sequence[str]], categorical: Sequence[str]):

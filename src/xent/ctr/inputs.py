@@ -126,14 +126,15 @@ def load_synthetic(config) -> Prepared:
     counts, stats = features_lib.stats_from_arrays(
         parts.train.columns, log.categorical, log.numeric
     )
+    features = _features(config.features, counts, log.categorical)
     pre, specs, feature_summary = features_lib.build_ctr_preprocessor(
         log.categorical,
         log.numeric,
         counts,
         stats,
-        config.features,
+        features,
         crossed_counts=_crossed_counts(
-            config.features.crosses, [parts.train.columns], log.categorical
+            features.crosses, [parts.train.columns], log.categorical
         ),
     )
     names = feature_summary["input_names"]
@@ -178,16 +179,17 @@ def load_files(config) -> Prepared:
     cfg = config.data
     data = _read_click_data(config)
     schema = data.schema
+    features = _features(config.features, data.value_counts, schema.categorical)
     pre, specs, feature_summary = features_lib.build_ctr_preprocessor(
         schema.categorical,
         schema.numeric,
         data.value_counts,
         data.numeric_stats,
-        config.features,
+        features,
         multi_value=schema.multi_value,
         separator=schema.separator,
         crossed_counts=_crossed_counts(
-            config.features.crosses,
+            features.crosses,
             (x for x, _ in data.streams["train"]()),
             schema.categorical,
         ),
@@ -317,6 +319,13 @@ def _input_of(column: str | None, names: dict[str, str]) -> str | None:
     if column is None:
         return None
     return next(name for name, col in names.items() if col == column)
+
+
+def _features(config, value_counts, categorical):
+    """The feature config with its `cross_top` cross resolved on the
+    training split's distinct values."""
+    distinct = {c: len(value_counts.get(c, {})) for c in categorical}
+    return features_lib.with_top_cross(config, distinct)
 
 
 def _crossed_counts(crosses, batches, categorical) -> dict | None:

@@ -44,11 +44,11 @@ class Candidate:
 
 def top_fields(categorical_summary: Mapping[str, Mapping], k: int = 2) -> list[str]:
     """The `k` categorical columns with the most distinct training values
-    (ties by name), from the preprocessor summary's `categorical` section."""
-    ranked = sorted(
-        categorical_summary, key=lambda c: (-categorical_summary[c]["distinct"], c)
-    )
-    return ranked[:k]
+    (ties by name), from the preprocessor summary's `categorical` section
+    (`xent.ctr.features.top_columns`)."""
+    from xent.ctr.features import top_columns
+
+    return top_columns({c: s["distinct"] for c, s in categorical_summary.items()}, k)
 
 
 def candidates(config, categorical_summary: Mapping[str, Mapping]) -> list[Candidate]:
@@ -61,14 +61,16 @@ def candidates(config, categorical_summary: Mapping[str, Mapping]) -> list[Candi
 
     Returns:
         The candidates, `deepfm_cross` only when there are two categorical
-        fields and no crosses were configured.
+        fields and no crosses were configured (`features.crosses`,
+        `features.cross_top`).
     """
     model = config.model
     found = [
         Candidate("deepfm", _with(config, dataclasses.replace(model, kind="deepfm")))
     ]
     pair = top_fields(categorical_summary)
-    if len(pair) == 2 and not config.features.crosses:
+    crossed = config.features.crosses or config.features.cross_top
+    if len(pair) == 2 and not crossed:
         features = dataclasses.replace(config.features, crosses=(tuple(pair),))
         found.append(
             Candidate(

@@ -313,3 +313,28 @@ def test_a_null_min_count_is_chosen_from_the_training_rows():
     out = _call(model, site=["d", "never seen"], price=[1.0] * 2)
     assert out["site"].tolist()[0] != 0 and out["site"].tolist()[1] == 0
     assert features.training_rows(COUNTS, ["site"]) == 85
+
+
+def test_cross_top_crosses_the_columns_of_most_distinct_values():
+    distinct = {"city": 80, "user": 900, "item": 4000, "weekday": 7}
+    assert features.top_columns(distinct, 2) == ["item", "user"]
+    assert features.top_columns({"b": 3, "a": 3, "c": 1}, 2) == ["a", "b"]
+    config = features.FeatureConfig(cross_top=2)
+    assert features.with_top_cross(config, distinct).crosses == (("item", "user"),)
+    three = features.FeatureConfig(crosses=(("city", "weekday"),), cross_top=3)
+    assert features.with_top_cross(three, distinct).crosses == (
+        ("city", "weekday"),
+        ("item", "user", "city"),
+    )
+    # Already listed, too few columns, or off: unchanged.
+    listed = features.FeatureConfig(crosses=(("item", "user"),), cross_top=2)
+    assert features.with_top_cross(listed, distinct) is listed
+    assert features.with_top_cross(config, {"user": 5}) is config
+    off = features.FeatureConfig()
+    assert features.with_top_cross(off, distinct) is off
+
+
+@pytest.mark.parametrize("value", [1, -2, True, 2.5])
+def test_invalid_cross_top_is_named(value):
+    with pytest.raises(ValueError, match="features.cross_top"):
+        features.FeatureConfig(cross_top=value)

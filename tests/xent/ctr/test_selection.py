@@ -53,3 +53,8 @@ def test_no_cross_candidate_with_configured_crosses_or_one_field():
         "deepfm",
         "finalmlp",
     ]
+
+
+def test_no_cross_candidate_when_the_top_columns_are_crossed_already():
+    names = [c.name for c in selection.candidates(_auto(cross_top=2), SUMMARY)]
+    assert names == ["deepfm", "finalmlp"]
