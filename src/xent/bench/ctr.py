@@ -352,8 +352,13 @@ def _ours_train(prepared, variant: str, log) -> dict[str, Any]:
 
     from xent import precision as precision_lib
 
-    task, data = prepared["task"], prepared["data"]
-    run_config = prepared["variant_configs"][variant]
+    task, run_config = prepared["task"], prepared["variant_configs"][variant]
+    # The task builds the model of `data.state.model` (set when the inputs
+    # were built, from the base config): the variant's model replaces it.
+    data = prepared["data"]
+    data = dataclasses.replace(
+        data, state=dataclasses.replace(data.state, model=run_config.model)
+    )
     keras.utils.set_random_seed(run_config.train.seed)
     precision = precision_lib.resolve(run_config.train.precision)
     with precision_lib.training_policy(precision):
