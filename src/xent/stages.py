@@ -247,13 +247,13 @@ class StreamSplit(Split):
     def training_data(self, targets, batch_size: int, seed: int, distributed: bool):
         dataset = self.make()
         if self.cached() and not distributed:
-            dataset = reshuffle_cached(dataset.cache(), batch_size, seed)
+            dataset = reshuffle_cached(_own_buffers(dataset).cache(), batch_size, seed)
         return self._targets(dataset, distributed)
 
     def validation_data(self, targets, batch_size: int, seed: int, distributed: bool):
         dataset = self.make()
         if self.cached() and not distributed:
-            dataset = dataset.cache()
+            dataset = _own_buffers(dataset).cache()
         dataset = self._targets(dataset, distributed)
         if distributed:
             return dataset
@@ -288,6 +288,23 @@ class StreamSplit(Split):
                 extras.append(np.asarray(x[extra_column]))
         extra = np.concatenate(extras) if extras else None
         return np.concatenate(ys).reshape(-1), np.concatenate(outs), extra
+
+
+def _own_buffers(dataset):
+    """The dataset with every tensor copied into a buffer of its own.
+
+    A batch cut out of a larger one (`rebatch`) shares that buffer; when a
+    cached stream later concatenates such slices (`reshuffle_cached`),
+    TensorFlow 2.21 logs "Tensor RefCount not reliable if buf_ points to a
+    SubBuffer" for each, thousands of lines per epoch. The copy is made once,
+    on the pass that fills the cache.
+    """
+    import tensorflow as tf
+
+    def copy(*element):
+        return tf.nest.map_structure(lambda t: tf.raw_ops.DeepCopy(x=t), element)
+
+    return dataset.map(copy, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def row_bytes(element_spec) -> int | None:
