@@ -327,14 +327,16 @@ def reshuffle_cached(cached, batch_size: int, seed: int):
     """A cached training stream in a new order every iteration.
 
     The batches of the first pass (already shuffled by the stream) are
-    shuffled as wholes (all of them in the buffer), then the rows of every
-    window of `_RESHUFFLE_WINDOW` consecutive batches are permuted and cut
-    into batches of `batch_size`: each epoch mixes rows across batches,
-    reproducibly from `seed` and the iteration count (like the file stream,
-    see `xent.backup.skip_epochs`).
+    shuffled as wholes (all of them in the buffer), joined into windows of
+    `_RESHUFFLE_WINDOW` batches, and each window's rows are permuted and
+    gathered into batches of `batch_size`: each epoch mixes rows across
+    batches, reproducibly from `seed` and the iteration count (like the
+    file stream, see `xent.backup.skip_epochs`). Every batch is a gather,
+    a buffer of its own (see `_own_buffers`).
 
     Args:
-        cached: The `cache()`d dataset of batched `(x, y)`.
+        cached: The `cache()`d dataset of batched `(x, y)`, each tensor in
+            a buffer of its own.
         batch_size: Rows per batch of the result.
         seed: The shuffle seed.
     """
@@ -342,18 +344,21 @@ def reshuffle_cached(cached, batch_size: int, seed: int):
 
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
-    def permute(window, seed_pair):
+    def cut(window, seed_pair):
         rows = tf.shape(tf.nest.flatten(window)[0])[0]
         order = tf.random.experimental.stateless_shuffle(tf.range(rows), seed=seed_pair)
-        return tf.nest.map_structure(lambda t: tf.gather(t, order), window)
+
+        def take(start):
+            rows_of_batch = order[start : start + batch_size]
+            return tf.nest.map_structure(lambda t: tf.gather(t, rows_of_batch), window)
+
+        starts = tf.range(0, rows, batch_size)
+        return tf.data.Dataset.from_tensor_slices(starts).map(take)
 
     # A buffer larger than the batch count holds them all (a full shuffle).
     batches = cached.shuffle(1 << 20, seed=seed, reshuffle_each_iteration=True)
     windows = batches.rebatch(_RESHUFFLE_WINDOW * batch_size)
-    dataset = tf.data.Dataset.zip(windows, seeds).map(
-        permute, num_parallel_calls=tf.data.AUTOTUNE
-    )
-    return dataset.rebatch(batch_size)
+    return tf.data.Dataset.zip(windows, seeds).flat_map(cut)
 
 
 def _binary_targets(x, y):

@@ -231,3 +231,35 @@ def test_a_cached_validation_stream_keeps_its_order():
     for _ in range(2):
         np.testing.assert_array_equal(_epoch(val), np.arange(200))
     assert int(reads.numpy()) == 200  # The count filled the cache.
+
+
+def test_a_cached_training_stream_logs_nothing(tmp_path):
+    """TensorFlow 2.21 logs a line ("Tensor RefCount not reliable if buf_
+    points to a SubBuffer") for every rebatch that joins slices of cached
+    batches: thousands per epoch before the cache kept its own buffers."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "stream.py"
+    script.write_text(
+        "import numpy as np, tensorflow as tf\n"
+        "from xent.stages import StreamSplit\n"
+        "from xent.supervised import even_batches\n"
+        "n = 5000\n"
+        "x = {'a': np.arange(n), 'b': np.ones((n, 1), 'float32')}\n"
+        "y = np.arange(n) % 2\n"
+        "def make():\n"
+        "    d = tf.data.Dataset.from_tensor_slices((x, y)).batch(1000)\n"
+        "    return d.rebatch(256)  # Slices of larger batches, as streams are.\n"
+        "s = StreamSplit(make, n, cache_bytes=1 << 20)\n"
+        "assert s.cached()\n"
+        "d = s.training_data(None, 256, 0, False).rebatch(even_batches(n, 256, 3))\n"
+        "for _ in range(2):\n"
+        "    for _ in d: pass\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+    assert "RefCount" not in proc.stderr
