@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -181,38 +182,65 @@ class Lines:
         self.rejected = 0
 
     def __iter__(self) -> Iterator[str]:
-        number = offset = 0
-        seen_text = False
         with open(self.path, "rb") as file:
-            for chunk in file:
-                # Binary files split at b"\n" only; a lone b"\r" ends a line too.
-                pieces = chunk.splitlines(keepends=True) if b"\r" in chunk else (chunk,)
-                for raw in pieces:
-                    number += 1
-                    start, offset = offset, offset + len(raw)
-                    try:
-                        text = raw.decode("utf-8")
-                    except UnicodeDecodeError as err:
-                        reason = (
-                            f"not UTF-8 text ({err.reason} at byte {err.start + 1} "
-                            f"of the line; byte offset {start + err.start} in the "
-                            "file)"
-                        )
-                        if number == 1 and raw.startswith(_UTF16_MARKS):
-                            reason = (
-                                "not UTF-8 text: the file starts with a UTF-16 "
-                                "byte-order mark (save it as UTF-8)"
-                            )
-                        if self.strict_first and not seen_text:
-                            raise ReadError(f"{self.path}:{number}: {reason}") from None
-                        self.rejected += 1
-                        self.on_bad(number, reason)
-                        continue
-                    if number == 1 and text.startswith("\ufeff"):
-                        text = text[1:]
-                    seen_text = seen_text or bool(text.strip())
-                    self.line = number
-                    yield text
+            yield from self.decode(_physical_lines(file))
+
+    def decode(
+        self, pieces: Iterable[bytes], number: int = 0, offset: int = 0
+    ) -> Iterator[str]:
+        """The text of raw lines (with their endings), as `__iter__` gives it.
+
+        Args:
+            pieces: Consecutive lines of the file, as bytes with their endings
+                (e.g. `chunk.splitlines(keepends=True)` of whole lines).
+            number: The number of the line before the first piece (0 at the
+                start of the file).
+            offset: The byte offset of the first piece in the file.
+
+        Yields:
+            The decoded lines; `line` is the number of the line yielded last.
+        """
+        seen_text = False
+        for raw in pieces:
+            number += 1
+            start, offset = offset, offset + len(raw)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                reason = _not_utf8_reason(raw, number, start, err)
+                if self.strict_first and not seen_text:
+                    raise ReadError(f"{self.path}:{number}: {reason}") from None
+                self.rejected += 1
+                self.on_bad(number, reason)
+                continue
+            if number == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            seen_text = seen_text or bool(text.strip())
+            self.line = number
+            yield text
+
+
+def _physical_lines(file: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of a binary file with their endings: a line ends at `\\n`,
+    `\\r\\n` or a lone `\\r` (as `bytes.splitlines` splits)."""
+    for chunk in file:
+        # Binary files split at b"\n" only; a lone b"\r" ends a line too.
+        yield from chunk.splitlines(keepends=True) if b"\r" in chunk else (chunk,)
+
+
+def _not_utf8_reason(
+    raw: bytes, number: int, offset: int, err: UnicodeDecodeError
+) -> str:
+    """Why the line `raw` (line `number`, at byte `offset`) is a bad row."""
+    if number == 1 and raw.startswith(_UTF16_MARKS):
+        return (
+            "not UTF-8 text: the file starts with a UTF-16 byte-order mark (save "
+            "it as UTF-8)"
+        )
+    return (
+        f"not UTF-8 text ({err.reason} at byte {err.start + 1} of the line; byte "
+        f"offset {offset + err.start} in the file)"
+    )
 
 
 def csv_records(reader: Iterator[list[str]], on_error: Callable[[Exception], None]):

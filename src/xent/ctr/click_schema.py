@@ -255,16 +255,24 @@ class ClickData:
         value_counts: `{column: {value: count}}` on the train split for each
             categorical column (the missing value `""` included) and each
             multi-value column (per value after splitting; empty parts are
-            not counted).
+            not counted). Exact, except for a column with more distinct
+            values than `load_click_data`'s `value_count_capacity` (default
+            1,000,000): its counts are then bounded (`bounded_value_counts`).
         numeric_stats: `{column: stats}` on the train split: `count` (finite
             values), `missing` (NaN or infinite), `mean`, `std` (population),
             `min`, `max`, `log1p_mean` and `log1p_std` of
             `sign(x) * log1p(|x|)`, and `quantiles`: 33 quantiles (0%, 3.125%,
-            ..., 100%) of a uniform reservoir sample of 100,000 values (exact
+            ..., 100%) of a seeded uniform sample of 100,000 values (exact
             when there are fewer values); statistics of no values are NaN
             and `quantiles` is then empty.
         bad_rows: `{"count": n, "examples": [first 5 "file:line: reason"]}`.
         cache_dir: The folder of the TFRecord shards and `metadata.json`.
+        bounded_value_counts: `{column: {"capacity", "kept", "dropped",
+            "max_undercount"}}` for the columns whose value counts were
+            bounded by lossy counting (`xent.ctr.train_stats`): a value left
+            out occurred at most `max_undercount` times, a kept count `c` is
+            a lower bound (`c <= true <= c + max_undercount`). Empty when
+            every count is exact.
     """
 
     name: str
@@ -276,3 +284,6 @@ class ClickData:
     numeric_stats: dict[str, dict[str, Any]]
     bad_rows: dict[str, Any]
     cache_dir: str
+    bounded_value_counts: dict[str, dict[str, int]] = dataclasses.field(
+        default_factory=dict
+    )

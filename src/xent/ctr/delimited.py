@@ -9,11 +9,13 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime
 import functools
 import itertools
 import math
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,13 +29,23 @@ from xent.ctr.click_schema import build_label_parser
 from xent.data.columns import MISSING_VALUES
 from xent.data.columns import parse_float
 
-__all__ = ["delimited_reader", "delimited_rows", "sniff_delimiter"]
+__all__ = [
+    "DelimitedLayout",
+    "DelimitedRows",
+    "FieldPositions",
+    "delimited_reader",
+    "delimited_rows",
+    "number_value",
+    "read_layout",
+    "sniff_delimiter",
+    "split_hour",
+]
 
 _MISSING = frozenset(MISSING_VALUES)  # Faster membership in the row loop.
 
 
 @functools.lru_cache(maxsize=65_536)  # A log has few distinct hours.
-def _split_hour(value: str) -> tuple[str, str]:
+def split_hour(value: str) -> tuple[str, str]:
     """Avazu's `YYMMDDHH` -> (`hour_of_day`, `weekday`)."""
     text = value.strip()
     if text in _MISSING:
@@ -66,14 +78,60 @@ def delimited_reader(lines: Iterator[str], delimiter: str) -> Iterator[list[str]
     return csv.reader(lines, delimiter=delimiter)
 
 
-def delimited_rows(
-    path: str,
-    schema: ClickSchema,
-    lines: Lines,
-    reject: Callable[[int, str], None],
-    keep: Callable[[int], bool] | None,
-    header: bool | None,
-) -> Iterator[tuple[int, dict[str, Any]]]:
+@dataclasses.dataclass(frozen=True)
+class DelimitedLayout:
+    """How a delimited file's rows are read, decided by its first row.
+
+    Attributes:
+        delimiter: The field delimiter.
+        names: The file's columns, in file order.
+        header: Whether the first row is a header.
+        first_number: The line on which the first row (header or data) ends.
+        first_row: The first row's (stripped) fields when it is data, else
+            `None`.
+    """
+
+    delimiter: str
+    names: tuple[str, ...]
+    header: bool
+    first_number: int
+    first_row: list[str] | None
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldPositions:
+    """Where a row's fields go: positions in the file's columns.
+
+    Attributes:
+        label: The label's position.
+        strings: `(column, position)` of the categorical and multi-value
+            columns read from the file.
+        numbers: `(column, position)` of the numeric columns.
+        hour: The position of Avazu's `hour`, when columns derive from it.
+        derived: The columns derived from `hour` (`AVAZU_DERIVED`).
+    """
+
+    label: int
+    strings: tuple[tuple[str, int], ...]
+    numbers: tuple[tuple[str, int], ...]
+    hour: int | None
+    derived: tuple[str, ...]
+
+
+def read_layout(
+    path: str, schema: ClickSchema, lines: Lines, header: bool | None
+) -> tuple[DelimitedLayout, Iterator[list[str]]]:
+    """The layout of a delimited file, from its first non-blank row.
+
+    Returns:
+        `(layout, reader)`: `reader` is the `csv.reader` that read the first
+        row, positioned after it.
+
+    Raises:
+        ReadError: If the file is empty, its first row is malformed, or the
+            columns the schema reads are not all in the header or
+            `schema.columns`.
+    """
     line_iter = iter(lines)
     first_line = next((text for text in line_iter if text.strip()), None)
     if first_line is None:
@@ -85,7 +143,7 @@ def delimited_rows(
     except csv.Error as err:
         raise ReadError(f"{path}:{lines.line}: malformed line: {err}") from None
     first_number = lines.line
-    needed, derived = _needed_columns(schema)
+    needed, _ = _needed_columns(schema)
     if header is None:
         header = set(needed) <= set(first)
     if header:
@@ -112,35 +170,86 @@ def delimited_rows(
                 f"{path}: schema.columns {names} lack the column(s) {missing}"
             )
         pending = first
-    convert = _row_converter(path, schema, names, derived)
-    width = len(names)
+    layout = DelimitedLayout(delimiter, tuple(names), header, first_number, pending)
+    return layout, reader
 
-    def rows() -> Iterator[tuple[list[str], int]]:
-        if pending is not None:
-            yield pending, first_number
+
+class DelimitedRows:
+    """Converts the records of a delimited file into rows.
+
+    Remembers whether any non-blank record was seen, for `check_end`.
+
+    Args:
+        path: The file, for the messages.
+        schema: Its columns.
+        layout: From `read_layout`.
+
+    Raises:
+        ReadError: If a column appears twice in the file.
+    """
+
+    def __init__(self, path: str, schema: ClickSchema, layout: DelimitedLayout):
+        self.path = path
+        self.header = layout.header
+        self.width = len(layout.names)
+        self.positions = _field_positions(path, schema, list(layout.names))
+        self.convert = _row_converter(schema, self.positions)
+        self.any_row = False
+
+    def rows(
+        self,
+        records: Iterable[tuple[list[str], int]],
+        reject: Callable[[int, str], None],
+        keep: Callable[[int], bool] | None,
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """`(line, row)` of the `(fields, line)` records whose line `keep`
+        accepts; malformed ones go to `reject`, blank ones are passed over."""
+        width = self.width
+        convert = self.convert
+        for fields, number in records:
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue  # A blank line.
+            self.any_row = True
+            if keep is not None and not keep(number):
+                continue
+            if len(fields) != width:
+                reject(number, f"expected {width} fields, found {len(fields)}")
+                continue
+            try:
+                row = convert(fields)
+            except RowError as err:
+                reject(number, str(err))
+                continue
+            yield number, row
+
+    def check_end(self, rejected_lines: int) -> None:
+        """Raises `ReadError` for a header without data rows (`rejected_lines`:
+        the lines that were not UTF-8, which may have been rows)."""
+        if self.header and not self.any_row and not rejected_lines:
+            raise ReadError(f"{self.path} has a header row but no data rows")
+
+
+def delimited_rows(
+    path: str,
+    schema: ClickSchema,
+    lines: Lines,
+    reject: Callable[[int, str], None],
+    keep: Callable[[int], bool] | None,
+    header: bool | None,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    layout, reader = read_layout(path, schema, lines, header)
+    converter = DelimitedRows(path, schema, layout)
+
+    def records() -> Iterator[tuple[list[str], int]]:
+        if layout.first_row is not None:
+            yield layout.first_row, layout.first_number
         for fields in csv_records(
             reader, lambda err: reject(lines.line, f"malformed line: {err}")
         ):
             yield fields, lines.line
 
-    any_row = False
-    for fields, number in rows():
-        if not fields or (len(fields) == 1 and not fields[0].strip()):
-            continue  # A blank line.
-        any_row = True
-        if keep is not None and not keep(number):
-            continue
-        if len(fields) != width:
-            reject(number, f"expected {width} fields, found {len(fields)}")
-            continue
-        try:
-            row = convert(fields)
-        except RowError as err:
-            reject(number, str(err))
-            continue
-        yield number, row
-    if header and not any_row and not lines.rejected:
-        raise ReadError(f"{path} has a header row but no data rows")
+    yield from converter.rows(records(), reject, keep)
+    converter.check_end(lines.rejected)
 
 
 def _needed_columns(schema: ClickSchema) -> tuple[list[str], list[str]]:
@@ -154,48 +263,82 @@ def _needed_columns(schema: ClickSchema) -> tuple[list[str], list[str]]:
     return needed, derived
 
 
-def _row_converter(
-    path: str, schema: ClickSchema, names: list[str], derived: list[str]
-) -> Callable[[list[str]], dict[str, Any]]:
-    """A function from a row's fields to the row dict (raises `RowError`)."""
+def _field_positions(
+    path: str, schema: ClickSchema, names: list[str]
+) -> FieldPositions:
+    """Where the schema's columns are among the file's columns `names`.
+
+    Raises:
+        ReadError: If a column appears twice in `names`.
+    """
     if len(set(names)) != len(names):
         duplicated = sorted({n for n in names if names.count(n) > 1})
         raise ReadError(f"{path}: the columns {duplicated} appear more than once")
-    if derived and any(c in names for c in derived):
-        derived = [c for c in derived if c not in names]  # Present in the file.
+    _, derived = _needed_columns(schema)
+    derived = [c for c in derived if c not in names]  # Else read from the file.
     position = {name: i for i, name in enumerate(names)}
+    return FieldPositions(
+        label=position[schema.label],
+        strings=tuple(
+            (c, position[c])
+            for c in schema.categorical + schema.multi_value
+            if c not in derived
+        ),
+        numbers=tuple((c, position[c]) for c in schema.numeric),
+        hour=position["hour"] if derived else None,
+        derived=tuple(derived),
+    )
+
+
+def _string_value(field: str) -> str:
+    """A categorical or multi-value field as read: stripped, `""` if missing."""
+    value = field.strip()
+    return "" if value in _MISSING else value
+
+
+def number_value(column: str, position: int, field: str) -> float:
+    """A numeric field as read: NaN if missing.
+
+    Args:
+        column: The column, for the message.
+        position: Its 0-based position in the row, for the message.
+        field: The field.
+
+    Raises:
+        RowError: If the field is not a number.
+    """
+    value = field.strip()
+    if value in _MISSING:
+        return math.nan
+    number = parse_float(value)
+    if number is None:
+        raise RowError(
+            f"column {column!r} (field {position + 1}) is numeric but has the "
+            f"value {value!r}"
+        )
+    return number
+
+
+def _row_converter(
+    schema: ClickSchema, positions: FieldPositions
+) -> Callable[[list[str]], dict[str, Any]]:
+    """A function from a row's fields to the row dict (raises `RowError`)."""
     label_name = schema.label
-    label_at = position[label_name]
+    label_at = positions.label
     parse_label = build_label_parser(schema.label, schema.label_threshold)
-    strings = [
-        (c, position[c])
-        for c in schema.categorical + schema.multi_value
-        if c not in derived
-    ]
-    numbers = [(c, position[c]) for c in schema.numeric]
-    hour_at = position["hour"] if derived else None
-    missing = _MISSING
-    nan = math.nan
+    strings = positions.strings
+    numbers = positions.numbers
+    hour_at = positions.hour
+    derived = positions.derived
 
     def convert(fields: list[str]) -> dict[str, Any]:
         row: dict[str, Any] = {label_name: parse_label(fields[label_at])}
         for name, i in strings:
-            value = fields[i].strip()
-            row[name] = "" if value in missing else value
+            row[name] = _string_value(fields[i])
         for name, i in numbers:
-            value = fields[i].strip()
-            if value in missing:
-                row[name] = nan
-                continue
-            number = parse_float(value)
-            if number is None:
-                raise RowError(
-                    f"column {name!r} (field {i + 1}) is numeric but has the value "
-                    f"{value!r}"
-                )
-            row[name] = number
+            row[name] = number_value(name, i, fields[i])
         if hour_at is not None:
-            hour_of_day, weekday = _split_hour(fields[hour_at])
+            hour_of_day, weekday = split_hour(fields[hour_at])
             if "hour_of_day" in derived:
                 row["hour_of_day"] = hour_of_day
             if "weekday" in derived:

@@ -1,34 +1,76 @@
 """Training-split statistics of a click log, computed while streaming it.
 
-`TrainStats` counts the values of categorical and multi-value columns and
-summarizes numeric ones (`NumericStats`: shifted moments, extremes, a
-reservoir sample for the quantiles) one row at a time, so a log is never held
-in memory. `xent.ctr.builder` fills one while writing the training split.
+`TrainStats` counts the values of categorical and multi-value columns
+(`ValueCounts`) and summarizes numeric ones (`NumericStats`: shifted moments,
+extremes, a seeded uniform sample for the quantiles) a chunk of rows at a
+time (`xent.ctr.columnar.ColumnChunk`), with NumPy and Arrow kernels, so a
+log is never held in memory. `xent.ctr.builder` fills one while writing the
+training split.
+
+The value counts of a column are exact until it has more than `capacity`
+distinct values (`VALUE_COUNT_CAPACITY`); then they are bounded by lossy
+counting (Manku and Motwani, "Approximate frequency counts over data
+streams", VLDB 2002): when the table outgrows the capacity, the values with
+the smallest counts are dropped until half of it is left, and `floor`
+becomes the largest (count + bound) dropped; a value counted after that
+starts with the bound `floor` on what it may have lost. Guarantee, for a
+bounded column: a value that is not kept occurred at most `floor` times in
+the split, and a kept value's count `c` is a lower bound with `c <= true <=
+c + floor`. So a vocabulary of the values counted `min_count` times misses
+no value seen `min_count + floor` times or more, and takes in none seen fewer
+than `min_count` times. `TrainStats.bounded_counts` reports `floor` (as
+`max_undercount`) and the sizes per bounded column.
 """
 
 from __future__ import annotations
 
 import math
-import random
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from xent.ctr.click_schema import ClickSchema
+from xent.ctr.columnar import ColumnChunk
 
-__all__ = ["QUANTILES", "RESERVOIR_SIZE", "NumericStats", "TrainStats"]
+__all__ = [
+    "QUANTILES",
+    "RESERVOIR_SIZE",
+    "VALUE_COUNT_CAPACITY",
+    "NumericStats",
+    "TrainStats",
+    "ValueCounts",
+    "check_capacity",
+]
 
 RESERVOIR_SIZE = 100_000
 """Values sampled per numeric column for the quantiles."""
 QUANTILES = 33
 """Quantiles kept per numeric column: 0%, 3.125%, ..., 100%."""
+VALUE_COUNT_CAPACITY = 1_000_000
+"""Distinct values per column counted exactly (see the module docstring)."""
+
+
+def check_capacity(capacity: int, argument: str = "value_count_capacity") -> None:
+    """Raises `ValueError` naming `argument` unless `capacity` (of a
+    `ValueCounts`) is an integer >= 2."""
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 2:
+        raise ValueError(
+            f"Invalid value for argument {argument}. Expected an integer >= 2. "
+            f"Received: {argument}={capacity!r}"
+        )
 
 
 class NumericStats:
-    """Moments, extremes and a reservoir sample of one numeric column.
+    """Moments, extremes and a uniform sample of one numeric column.
+
+    The sample holds the values with the `reservoir_size` smallest of
+    seeded uniform keys, one key per finite value in order: a uniform sample
+    without replacement, the same whatever the chunk sizes.
 
     Args:
-        seed: Seed of the reservoir sample.
+        seed: Seed of the sample's keys.
         reservoir_size: Values kept for the quantiles.
     """
 
@@ -42,49 +84,43 @@ class NumericStats:
         self.l1 = self.l2 = 0.0
         self.min = math.inf
         self.max = -math.inf
-        self.sample: list[float] = []
-        self.rng = random.Random(seed)
-        self.w = 0.0
-        self.next = 0
+        self.rng = np.random.default_rng(seed)
+        self.keys = np.zeros(0, np.float64)
+        self.sample = np.zeros(0, np.float64)
 
-    def add(self, x: float) -> None:
-        """Adds one value (NaN and +-inf count as missing)."""
-        if not math.isfinite(x):
-            self.missing += 1
+    def add(self, values: np.ndarray) -> None:
+        """Adds values (NaN and +-inf count as missing)."""
+        values = np.asarray(values, np.float64)
+        x = values[np.isfinite(values)]
+        self.missing += values.size - x.size
+        if not x.size:
             return
-        y = math.copysign(math.log1p(abs(x)), x)
-        i = self.count
-        if i == 0:
-            self.shift, self.log_shift = x, y
-        self.count = i + 1
+        y = np.copysign(np.log1p(np.abs(x)), x)
+        if self.count == 0:
+            self.shift, self.log_shift = float(x[0]), float(y[0])
+        self.count += x.size
         d = x - self.shift
-        self.s1 += d
-        self.s2 += d * d
+        self.s1 += float(d.sum())
+        self.s2 += float((d * d).sum())
         d = y - self.log_shift
-        self.l1 += d
-        self.l2 += d * d
-        if x < self.min:
-            self.min = x
-        if x > self.max:
-            self.max = x
-        self._sample(i, x)
+        self.l1 += float(d.sum())
+        self.l2 += float((d * d).sum())
+        self.min = min(self.min, float(x.min()))
+        self.max = max(self.max, float(x.max()))
+        self._sample(x)
 
-    def _sample(self, i: int, x: float) -> None:
-        # Reservoir sampling, Li's algorithm L: O(k (1 + log(n / k))) draws.
+    def _sample(self, x: np.ndarray) -> None:
         k = self.reservoir_size
-        if i < k:
-            self.sample.append(x)
-            if i == k - 1:
-                self.w = math.exp(math.log(1.0 - self.rng.random()) / k)
-                self._skip(i)
-        elif i == self.next:
-            self.sample[self.rng.randrange(k)] = x
-            self.w *= math.exp(math.log(1.0 - self.rng.random()) / k)
-            self._skip(i)
-
-    def _skip(self, i: int) -> None:
-        u = 1.0 - self.rng.random()
-        self.next = i + int(math.log(u) / math.log1p(-self.w)) + 1
+        keys = self.rng.random(x.size)
+        if self.keys.size >= k:  # Only keys below the k-th smallest can enter.
+            low = keys < self.keys.max()
+            keys, x = keys[low], x[low]
+        keys = np.concatenate([self.keys, keys])
+        sample = np.concatenate([self.sample, x])
+        if keys.size > k:
+            smallest = np.argpartition(keys, k - 1)[:k]
+            keys, sample = keys[smallest], sample[smallest]
+        self.keys, self.sample = keys, sample
 
     def result(self) -> dict[str, Any]:
         """The statistics, as `ClickData.numeric_stats` describes them."""
@@ -114,39 +150,157 @@ class NumericStats:
             "log1p_mean": self.log_shift + log_mean,
             "log1p_std": math.sqrt(max(self.l2 / n - log_mean * log_mean, 0.0)),
             "quantiles": np.quantile(
-                np.asarray(self.sample, dtype=np.float64),
-                np.linspace(0.0, 1.0, QUANTILES),
+                self.sample, np.linspace(0.0, 1.0, QUANTILES)
             ).tolist(),
         }
 
 
-class TrainStats:
-    """Value counts and numeric statistics of the rows it is given."""
+class ValueCounts:
+    """Counts of one column's values, bounded by lossy counting.
 
-    def __init__(self, schema: ClickSchema, seed: int) -> None:
-        self.categorical = {c: {} for c in schema.categorical}
-        self.multi_value = {c: {} for c in schema.multi_value}
+    See the module docstring for the guarantee.
+
+    Args:
+        capacity: Distinct values kept before the smallest counts are dropped.
+        merge_every: Values added (counted by Arrow) between merges into
+            `counts`: fewer merges see each distinct value fewer times.
+
+    Attributes:
+        counts: `{value: count}` of the values merged so far (`flush`), in
+            first-seen order (lower bounds once bounded).
+        floor: 0 while exact; else the most occurrences a dropped value may
+            have had (and a kept value may have lost).
+        dropped: Values dropped so far (a value may be dropped twice).
+    """
+
+    def __init__(
+        self, capacity: int = VALUE_COUNT_CAPACITY, merge_every: int = 1 << 18
+    ) -> None:
+        check_capacity(capacity, "capacity")
+        self.capacity = capacity
+        self.merge_every = merge_every
+        self.counts: dict[str, int] = {}
+        self.bounds: dict[str, int] = {}  # Of values counted after a drop.
+        self.floor = 0
+        self.dropped = 0
+        self.pending: list[pa.Array] = []
+        self.pending_values = 0
+
+    def add(self, values: pa.Array) -> None:
+        """Counts the values of an Arrow string array."""
+        if len(values):
+            self.pending.append(values)
+            self.pending_values += len(values)
+            if self.pending_values >= self.merge_every:
+                self.flush()
+
+    def flush(self) -> None:
+        """Merges the values added since the last flush into `counts`.
+
+        Values are counted by Arrow `merge_every` at a time, so that the
+        Python merge sees each distinct value of those chunks once.
+        """
+        if not self.pending:
+            return
+        found = pc.value_counts(pa.concat_arrays(self.pending))
+        self.pending, self.pending_values = [], 0
+        keys = found.field("values").to_pylist()
+        numbers = found.field("counts").to_pylist()
+        counts = self.counts
+        get = counts.get
+        if not self.floor:
+            for key, number in zip(keys, numbers, strict=True):
+                counts[key] = get(key, 0) + number
+        else:
+            bounds = self.bounds
+            floor = self.floor
+            for key, number in zip(keys, numbers, strict=True):
+                old = get(key)
+                if old is None:
+                    counts[key] = number
+                    bounds[key] = floor
+                else:
+                    counts[key] = old + number
+        if len(counts) > self.capacity:
+            self._drop()
+
+    def _drop(self) -> None:
+        """Drops the smallest `count + bound`s until half the capacity is left."""
+        counts, bounds = self.counts, self.bounds
+        keys = list(counts)
+        total = np.fromiter(counts.values(), np.int64, len(keys))
+        if bounds:
+            total += np.fromiter(
+                (bounds.get(key, 0) for key in keys), np.int64, len(keys)
+            )
+        kept = self.capacity // 2
+        at = len(keys) - kept - 1
+        threshold = int(np.partition(total, at)[at])
+        keep = (total > threshold).tolist()
+        self.counts = {k: counts[k] for k, ok in zip(keys, keep, strict=True) if ok}
+        self.bounds = {k: b for k, b in bounds.items() if k in self.counts}
+        self.dropped += len(keys) - len(self.counts)
+        self.floor = max(self.floor, threshold)
+
+    def result(self) -> dict[str, int]:
+        """The counts of every value seen (see `counts`)."""
+        self.flush()
+        return self.counts
+
+    def bound(self) -> dict[str, int] | None:
+        """`{"capacity", "kept", "dropped", "max_undercount"}` once bounded,
+        else None."""
+        self.flush()
+        if not self.dropped:
+            return None
+        return {
+            "capacity": self.capacity,
+            "kept": len(self.counts),
+            "dropped": self.dropped,
+            "max_undercount": self.floor,
+        }
+
+
+class TrainStats:
+    """Value counts and numeric statistics of the rows it is given.
+
+    Args:
+        schema: The columns.
+        seed: Seed of the numeric samples (column `i` gets `seed + i`).
+        capacity: See `ValueCounts`.
+    """
+
+    def __init__(
+        self, schema: ClickSchema, seed: int, capacity: int = VALUE_COUNT_CAPACITY
+    ) -> None:
+        self.categorical = {c: ValueCounts(capacity) for c in schema.categorical}
+        self.multi_value = {c: ValueCounts(capacity) for c in schema.multi_value}
         self.numeric = {c: NumericStats(seed + i) for i, c in enumerate(schema.numeric)}
         self.separator = schema.separator
 
-    def add(self, row: dict[str, Any]) -> None:
-        """Counts one row."""
+    def add(self, chunk: ColumnChunk) -> None:
+        """Counts a chunk of rows."""
         for column, counts in self.categorical.items():
-            value = row[column]
-            counts[value] = counts.get(value, 0) + 1
-        separator = self.separator
+            counts.add(chunk.strings[column])
         for column, counts in self.multi_value.items():
-            value = row[column]
-            if value:
-                for part in value.split(separator):
-                    if part:
-                        counts[part] = counts.get(part, 0) + 1
+            parts = pc.list_flatten(
+                pc.split_pattern(chunk.strings[column], pattern=self.separator)
+            )
+            counts.add(parts.filter(pc.not_equal(parts, "")))
         for column, stats in self.numeric.items():
-            stats.add(row[column])
+            stats.add(chunk.numbers[column])
 
     def value_counts(self) -> dict[str, dict[str, int]]:
         """`{column: {value: count}}` of categorical and multi-value columns."""
-        return {**self.categorical, **self.multi_value}
+        columns = self.categorical | self.multi_value
+        return {column: counts.result() for column, counts in columns.items()}
+
+    def bounded_counts(self) -> dict[str, dict[str, int]]:
+        """`{column: ValueCounts.bound()}` of the columns whose counts were
+        bounded."""
+        columns = self.categorical | self.multi_value
+        found = {column: counts.bound() for column, counts in columns.items()}
+        return {column: bound for column, bound in found.items() if bound}
 
     def numeric_stats(self) -> dict[str, dict[str, Any]]:
         """`{column: NumericStats.result()}`."""

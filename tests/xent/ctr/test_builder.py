@@ -2,6 +2,7 @@
 
 import collections
 import contextlib
+import functools
 import math
 import re
 from unittest import mock
@@ -12,8 +13,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from xent.ctr import builder
+from xent.ctr import columnar
 from xent.ctr import readers
-from xent.ctr import train_stats
 from xent.ctr.readers import ClickSchema
 from xent.ctr.readers import ReadError
 
@@ -132,21 +133,6 @@ def test_statistics_match_numpy_on_the_train_rows(tmp_path, log):
     )
 
 
-def test_reservoir_quantiles_of_a_long_column():
-    values = np.random.default_rng(0).lognormal(size=60_000)
-    stats = train_stats.NumericStats(seed=0, reservoir_size=2000)
-    for v in values.tolist():
-        stats.add(v)
-    stats.add(math.inf)
-    result = stats.result()
-    assert len(stats.sample) == 2000
-    assert result["count"] == 60_000 and result["missing"] == 1
-    assert result["mean"] == pytest.approx(values.mean(), rel=1e-10)
-    # 2000 samples: the 3%..97% quantiles are within a few percent in rank.
-    ranks = np.searchsorted(np.sort(values), result["quantiles"][1:-1]) / values.size
-    np.testing.assert_allclose(ranks, np.linspace(0, 1, 33)[1:-1], atol=0.03)
-
-
 def test_second_call_reads_the_cache(tmp_path, log, monkeypatch):
     path, _ = log
     first = builder.load_click_data(path, SCHEMA, data_dir=tmp_path / "c")
@@ -156,7 +142,7 @@ def test_second_call_reads_the_cache(tmp_path, log, monkeypatch):
 
     with monkeypatch.context() as patch:
         patch.setattr(builder.ClickLogBuilder, "_generate_examples", fail)
-        patch.setattr(builder, "iter_numbered_rows", fail)
+        patch.setattr(builder, "iter_chunks", fail)
         second = builder.load_click_data(path, SCHEMA, data_dir=tmp_path / "c")
     assert second.cache_dir == first.cache_dir
     assert (second.rows, second.positives) == (first.rows, first.positives)
@@ -211,6 +197,224 @@ def test_split_assignment_is_seeded_and_per_row():
     # Not contiguous blocks: test rows are spread over the file.
     test_lines = [n for n, s in zip(lines, splits, strict=True) if s == "test"]
     assert min(test_lines) < 100 and max(test_lines) > 19_900
+
+
+def _splitmix64(z):
+    """SplitMix64's output function on Python integers (the reference)."""
+    mask = (1 << 64) - 1
+    z = (z + 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return z ^ (z >> 31)
+
+
+def test_split_codes_are_the_seeded_splitmix64_of_the_line():
+    def reference(line, seed, validation_fraction, test_fraction):
+        u = _splitmix64(_splitmix64(seed & ((1 << 64) - 1)) ^ line) / 2.0**64
+        if u < test_fraction:
+            return 2
+        return 1 if u < test_fraction + validation_fraction else 0
+
+    rng = np.random.default_rng(0)
+    lines = np.concatenate(
+        [np.arange(1, 3001), rng.integers(1, 2**62, 3000), [2**63 - 1]]
+    )
+    for seed, fractions in [(0, (0.1, 0.2)), (7, (0.3, 0.0)), (-5, (0.25, 0.25))]:
+        codes = builder.split_codes(lines, seed, *fractions)
+        expected = [reference(int(n), seed, *fractions) for n in lines]
+        assert codes.tolist() == expected
+        assert [
+            builder.split_of_line(int(n), seed, *fractions) for n in lines[:50]
+        ] == [builder.SPLITS[c] for c in expected[:50]]
+
+
+def _mixed_log(tmp_path, fmt, n=3000):
+    """A click log of mostly valid rows and, every so often, a malformed row,
+    a blank line, a quoted field, a missing value, spaces or a CRLF; and its
+    schema."""
+    rng = np.random.default_rng(1)
+    odd = [
+        "{y},{site},x,{tags}",  # A number that is not one.
+        "7,{site},1.5,{tags}",  # A label that is not one.
+        "{y},{site}",  # Too few fields.
+        "",  # A blank line.
+        '{y},"{site},q",NA,{tags}',  # A quoted field (csv only).
+        "{y}, {site} , 2.5 ,{tags}",  # Spaces.
+        "{y},\u00a0{site},inf,{tags}",  # A non-ASCII space; inf.
+        "{y},null,?,{tags}",  # Missing values.
+        "{y},{site},1_000,{tags}",  # Not a number to the readers.
+    ]
+    lines = []
+    for i in range(n):
+        y, site = int(rng.random() < 0.3), f"s{int(rng.zipf(1.5)) % 200}"
+        tags = ["a|b", "", "c", "b||a"][i % 4]
+        if i % 37 == 5:
+            text = odd[(i // 37) % len(odd)]
+        else:
+            price = "" if i % 10 == 0 else f"{rng.normal():.4f}"
+            text = "{y},{site}," + price + ",{tags}"
+        lines.append(text.format(y=y, site=site, tags=tags))
+    schema = ClickSchema(
+        "click", categorical=("site",), numeric=("price",), multi_value=("tags",)
+    )
+    if fmt == "tsv":
+        lines = [line.replace(",", "\t").replace('"', "") for line in lines]
+        schema = ClickSchema(
+            "click",
+            categorical=("site",),
+            numeric=("price",),
+            multi_value=("tags",),
+            format="tsv",
+            columns=("click", "site", "price", "tags"),
+            header=False,
+        )
+    else:
+        lines.insert(0, "click,site,price,tags")
+    body = "\n".join(lines).encode("utf-8").replace(b"\n", b"\r\n", 100) + b"\n"
+    body = body.replace(b"s13,", b"s13\xff,", 1)  # A line that is not UTF-8.
+    path = tmp_path / f"mixed.{fmt}"
+    path.write_bytes(body)
+    return path, schema
+
+
+def _every_row(data):
+    """Each split's rows in stream order, NaN comparable."""
+    return {
+        split: list(map(_key, _rows_of(data.streams[split](), data.schema)))
+        for split in builder.SPLITS
+    }
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_prepared_data_is_the_same_read_vectorized_or_line_by_line(
+    tmp_path, monkeypatch, fmt
+):
+    path, schema = _mixed_log(tmp_path, fmt)
+    options = {"on_bad_rows": "skip", "max_bad_rows": 1000, "seed": 5}
+    prepared = {}
+    for vectorized in (True, False):
+        with monkeypatch.context() as patch:
+            # Small chunks: most are vectorized, those with a quote, a
+            # non-ASCII space or a bad byte are read line by line.
+            chunks = functools.partial(
+                columnar.iter_chunks, chunk_bytes=2048, vectorized=vectorized
+            )
+            patch.setattr(builder, "iter_chunks", chunks)
+            prepared[vectorized] = builder.load_click_data(
+                path, schema, data_dir=tmp_path / str(vectorized), **options
+            )
+    fast, slow = prepared[True], prepared[False]
+    assert fast.rows == slow.rows and fast.positives == slow.positives
+    assert fast.bad_rows == slow.bad_rows and fast.bad_rows["count"] > 20
+    assert fast.value_counts == slow.value_counts
+    assert fast.numeric_stats == slow.numeric_stats
+    assert fast.bounded_value_counts == slow.bounded_value_counts == {}
+    assert _every_row(fast) == _every_row(slow)
+    # Both are the row reader's rows, split by line.
+    expected = collections.defaultdict(list)
+    for line, row in readers.iter_numbered_rows(
+        path, schema, "skip", 1000, bad_rows=readers.BadRows()
+    ):
+        row["price"] = float(np.float32(row["price"]))  # As stored.
+        expected[builder.split_of_line(line, 5, 0.1, 0.1)].append(_key(row))
+    for split, rows in _every_row(fast).items():
+        assert collections.Counter(rows) == collections.Counter(expected[split])
+
+
+def test_bad_rows_are_reported_split_by_split_in_line_order(tmp_path):
+    path = tmp_path / "bad.csv"
+    lines = [f"{i % 2},s,{i}" for i in range(400)]
+    bad = [3, 40, 77, 150, 151, 230, 300, 371]
+    for i in bad:
+        lines[i] = f"{i % 2},s,bad{i}"
+    path.write_text("y,site,price\n" + "\n".join(lines) + "\n")
+    schema = ClickSchema("y", categorical=("site",), numeric=("price",))
+    numbers = [i + 2 for i in bad]  # Line numbers: the header is line 1.
+
+    def turn(line):  # Splits are prepared train, validation, test.
+        return builder.SPLITS.index(builder.split_of_line(line, 0, 0.3, 0.3))
+
+    order = sorted(numbers, key=lambda line: (turn(line), line))
+    assert order != numbers  # The file mixes the splits' bad rows.
+    data = builder.load_click_data(
+        path,
+        schema,
+        validation_fraction=0.3,
+        test_fraction=0.3,
+        data_dir=tmp_path,
+        on_bad_rows="skip",
+        max_bad_rows=100,
+    )
+    assert data.bad_rows["count"] == len(bad)
+    assert data.bad_rows["examples"] == [
+        f"{path}:{line}: column 'price' (field 3) is numeric but has the value "
+        f"'bad{line - 2}'"
+        for line in order[:5]
+    ]
+    first_train = min(line for line in numbers if turn(line) == 0)
+    with pytest.raises(ReadError, match=re.escape(f"{path}:{first_train}: ")):
+        builder.load_click_data(
+            path, schema, validation_fraction=0.3, test_fraction=0.3, data_dir=tmp_path
+        )
+    with pytest.raises(
+        ReadError, match=re.escape(f"the first: {data.bad_rows['examples'][:4]}")
+    ):
+        builder.load_click_data(
+            path,
+            schema,
+            validation_fraction=0.3,
+            test_fraction=0.3,
+            data_dir=tmp_path,
+            on_bad_rows="skip",
+            max_bad_rows=3,
+        )
+
+
+@pytest.mark.parametrize("longest", [255, 300, 70_000])
+def test_strings_of_any_length_round_trip(tmp_path, longest):
+    # Lengths are stored in 1, 2 or 4 bytes, by the block's longest string.
+    values = ["", "é", "日本", "x" * longest, "a|b"]
+    path = tmp_path / "strings.csv"
+    lines = [f"{i % 2},{values[i % 5]},{values[(i + 1) % 5]}" for i in range(40)]
+    path.write_text("y,site,tags\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    schema = ClickSchema("y", categorical=("site",), numeric=(), multi_value=("tags",))
+    data = builder.load_click_data(
+        path, schema, data_dir=tmp_path, validation_fraction=0.0, test_fraction=0.0
+    )
+    rows = _rows_of(data.streams["train"](), schema)
+    expected = [
+        {"y": i % 2, "site": values[i % 5], "tags": values[(i + 1) % 5]}
+        for i in range(40)
+    ]
+    assert collections.Counter(map(_key, rows)) == collections.Counter(
+        map(_key, expected)
+    )
+
+
+def test_value_counts_of_a_column_with_many_values_are_bounded(tmp_path):
+    rng = np.random.default_rng(0)
+    users = rng.zipf(1.3, 6000) % 5000
+    lines = [f"{i % 2},u{u},s{i % 3}" for i, u in enumerate(users)]
+    path = tmp_path / "users.csv"
+    path.write_text("y,user,site\n" + "\n".join(lines) + "\n")
+    schema = ClickSchema("y", categorical=("user", "site"), numeric=())
+    data = builder.load_click_data(
+        path, schema, data_dir=tmp_path, value_count_capacity=300
+    )
+    train = _rows_of(data.streams["train"](), schema)
+    exact = collections.Counter(row["user"] for row in train)
+    assert len(exact) > 300
+    bound = data.bounded_value_counts["user"]
+    floor = bound["max_undercount"]
+    counts = data.value_counts["user"]
+    assert bound["capacity"] == 300 and bound["kept"] == len(counts) <= 300
+    for value, count in counts.items():
+        assert count <= exact[value] <= count + floor
+    assert {v for v, n in exact.items() if n > floor} <= set(counts)
+    assert data.value_counts["site"] == collections.Counter(r["site"] for r in train)
+    assert set(data.bounded_value_counts) == {"user"}
+    with pytest.raises(ValueError, match="value_count_capacity"):
+        builder.load_click_data(path, schema, data_dir=tmp_path, value_count_capacity=1)
 
 
 def test_train_stream_is_reshuffled_each_epoch(tmp_path, log):

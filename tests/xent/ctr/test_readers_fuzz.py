@@ -38,6 +38,7 @@ from xent.ctr.readers import CRITEO_NUMERIC
 from xent.ctr.readers import BadRows
 from xent.ctr.readers import ClickSchema
 from xent.ctr.readers import ReadError
+from xent.data.columns import MISSING_VALUES
 
 # The spellings the module docstring documents, and their labels.
 _LABELS = [
@@ -51,7 +52,7 @@ _LABELS = [
     ("FALSE", 0),
     ("True", 1),
 ]
-_MISSING = ["", "NA", "NaN", "nan", "null", "?"]
+_MISSING = list(MISSING_VALUES)  # All of them: text never spells one.
 _CRITEO_COLUMNS = ("label", *CRITEO_NUMERIC, *CRITEO_CATEGORICAL)
 
 
