@@ -31,6 +31,8 @@ from xent.ctr import metrics as ctr_metrics
 from xent.ctr import selection
 from xent.ctr.specs import DenseFeat
 from xent.ctr.synthetic import SyntheticConfig
+from xent.ctr.train_stats import VALUE_COUNT_CAPACITY
+from xent.ctr.train_stats import check_capacity
 from xent.models.ctr import CTRModelConfig
 from xent.stages import Evaluation
 from xent.stages import Prepared
@@ -64,6 +66,12 @@ class CTRDataConfig(sections.SplitConfig, sections.BadRowsConfig):
             error.
         baseline_max_rows: Training rows given to the scikit-learn logistic
             regression baseline (a random subset beyond that).
+        value_count_capacity: Distinct values per column whose training
+            counts are kept exactly while a file is prepared; beyond it
+            the rarest are dropped (lossy counting: a dropped value was
+            seen at most a few times, below any useful `min_count`; the
+            report's `bounded_value_counts` says by how much), so that
+            memory stays bounded on columns of millions of values.
         memory_cache_mb: A file's preprocessed training and validation
             splits that fit in this many MiB (each) are kept in memory after
             their first pass: later epochs reshuffle them there instead of
@@ -82,12 +90,14 @@ class CTRDataConfig(sections.SplitConfig, sections.BadRowsConfig):
     separator: str = "|"
     group_field: str | None = inputs.AUTO_GROUP
     baseline_max_rows: int = 200_000
+    value_count_capacity: int = VALUE_COUNT_CAPACITY
     memory_cache_mb: int = 1024
     synthetic: SyntheticConfig = SyntheticConfig()
 
     def __post_init__(self):
         sections.SplitConfig.__post_init__(self)
         sections.BadRowsConfig.__post_init__(self)
+        check_capacity(self.value_count_capacity, "data.value_count_capacity")
         if (
             isinstance(self.memory_cache_mb, bool)
             or not isinstance(self.memory_cache_mb, int)

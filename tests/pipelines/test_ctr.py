@@ -520,3 +520,32 @@ def test_cross_top_crosses_a_files_two_largest_fields(tmp_path, monkeypatch):
     }
     pair = sorted(["user", "item", "hour"], key=lambda c: (-distinct[c], c))[:2]
     assert f"{pair[0]}_x_{pair[1]}" in [spec.name for spec in data.state.specs]
+
+
+@pytest.mark.parametrize("value", [1, "many", True])
+def test_value_count_capacity_is_checked(value):
+    from xent.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"data\.value_count_capacity"):
+        load_task("ctr", [f"data.value_count_capacity={json.dumps(value)}"])
+
+
+def test_a_bounded_column_still_ranks_by_its_distinct_values(tmp_path, monkeypatch):
+    """With a tiny capacity every column's counts are bounded; the cross of
+    `cross_top` still takes the columns of most distinct values."""
+    monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))
+    _write_libfm(tmp_path / "train.libfm", 300, 0)
+    overrides = [
+        f"data.source={tmp_path / 'train.libfm'}",
+        "data.categorical=[user, item, hour]",
+        "model.kind=lr",
+        "features.cross_top=2",
+    ]
+    crosses = {}
+    for capacity in (1_000_000, 4):
+        task, config = load_task(
+            "ctr", [*overrides, f"data.value_count_capacity={capacity}"]
+        )
+        data = task.build_inputs(config)
+        crosses[capacity] = [s.name for s in data.state.specs if "_x_" in s.name]
+    assert crosses[4] == crosses[1_000_000] and len(crosses[4]) == 1

@@ -179,7 +179,12 @@ def load_files(config) -> Prepared:
     cfg = config.data
     data = _read_click_data(config)
     schema = data.schema
-    features = _features(config.features, data.value_counts, schema.categorical)
+    features = _features(
+        config.features,
+        data.value_counts,
+        schema.categorical,
+        data.bounded_value_counts,
+    )
     pre, specs, feature_summary = features_lib.build_ctr_preprocessor(
         schema.categorical,
         schema.numeric,
@@ -278,6 +283,7 @@ def _read_click_data(config):
                 batch_size=config.train.batch_size,
                 on_bad_rows=cfg.on_bad_rows,
                 max_bad_rows=cfg.max_bad_rows,
+                value_count_capacity=cfg.value_count_capacity,
             )
         except readers.ReadError as err:
             raise ConfigError(str(err)) from None
@@ -321,10 +327,14 @@ def _input_of(column: str | None, names: dict[str, str]) -> str | None:
     return next(name for name, col in names.items() if col == column)
 
 
-def _features(config, value_counts, categorical):
+def _features(config, value_counts, categorical, bounded=None):
     """The feature config with its `cross_top` cross resolved on the
-    training split's distinct values."""
+    training split's distinct values (for a column whose counts were
+    bounded, `kept + dropped`: at least its distinct values)."""
     distinct = {c: len(value_counts.get(c, {})) for c in categorical}
+    for column, info in (bounded or {}).items():
+        if column in distinct:
+            distinct[column] = info["kept"] + info["dropped"]
     return features_lib.with_top_cross(config, distinct)
 
 
