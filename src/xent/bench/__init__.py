@@ -25,6 +25,9 @@ Modules, one per benchmark (`--only NAME`):
 - `ctr`: our DeepFM on a click log streamed from a file against DeepCTR's
   DeepFM (`deepctr_peer`, run in its own virtualenv) on the same preprocessed
   data, and the input pipeline alone.
+- `scale`: `xent train ctr` on Criteo-layout files of 1M, 3M and 10M rows,
+  seconds and peak memory per stage (prepare, train, evaluate, export),
+  each size in a fresh process.
 - `precision_steps` (`--only precision`): training-step time of the digits
   CNN, the GAN and a CTR DeepFM built under `mixed_bfloat16` against
   float32, timed in alternating paired repeats.

@@ -12,13 +12,22 @@ from xent.bench import ctr_real_log
 from xent.bench import loss_step
 from xent.bench import precision_steps
 from xent.bench import quality
+from xent.bench import scale
 from xent.bench import serving
 from xent.bench.report import render_readme
 from xent.bench.report import write_report
 
 __all__ = ["BENCHMARKS", "main"]
 
-BENCHMARKS = ("loss_step", "serving", "quality", "ctr", "frappe", "precision")
+BENCHMARKS = (
+    "loss_step",
+    "serving",
+    "quality",
+    "ctr",
+    "frappe",
+    "precision",
+    "scale",
+)
 _DESCRIPTION = (
     "Benchmarks: training-step time with `xent.losses` against `keras.losses`."
 )
@@ -67,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = ctr_real_log.run_frappe(
                 ctr_real_log.build_frappe_config(quick=args.quick)
             )
+        elif name == "scale":
+            report = scale.run_scale(scale.build_scale_config(quick=args.quick))
         elif name == "precision":
             report = precision_steps.run_precision(
                 precision_steps.build_precision_config(quick=args.quick)
