@@ -31,6 +31,7 @@ __all__ = [
     "LossStepConfig",
     "StepCase",
     "build_loss_step_config",
+    "ratio_spread",
     "run_loss_step",
     "summarize_pairs",
 ]
@@ -296,16 +297,26 @@ def summarize_pairs(ours: Sequence[float], builtin: Sequence[float]) -> dict:
             f"{len(ours)} and {len(builtin)}"
         )
     ratios = np.asarray(ours, "float64") / np.asarray(builtin, "float64")
-    q25, q50, q75 = np.percentile(ratios, [25, 50, 75])
+    spread = ratio_spread(ratios, "ratio")
     return {
         "ours_s_per_step": float(np.median(ours)),
         "builtin_s_per_step": float(np.median(builtin)),
-        "ratio_median": float(q50),
-        "ratio_q25": float(q25),
-        "ratio_q75": float(q75),
-        "ratio_min": float(ratios.min()),
-        "ratio_max": float(ratios.max()),
-        "meets_goal": bool(q25 <= _GOAL_RATIO),
+        **spread,
+        "meets_goal": bool(spread["ratio_q25"] <= _GOAL_RATIO),
+    }
+
+
+def ratio_spread(ratios, prefix: str) -> dict[str, float]:
+    """`{prefix}_median`, `_q25`, `_q75`, `_min` and `_max` of paired ratios
+    (the summary every paired benchmark reports)."""
+    ratios = np.asarray(ratios, "float64")
+    q25, q50, q75 = np.percentile(ratios, [25, 50, 75])
+    return {
+        f"{prefix}_median": float(q50),
+        f"{prefix}_q25": float(q25),
+        f"{prefix}_q75": float(q75),
+        f"{prefix}_min": float(ratios.min()),
+        f"{prefix}_max": float(ratios.max()),
     }
 
 

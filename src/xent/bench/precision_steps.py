@@ -43,6 +43,7 @@ from xent import config as config_lib
 from xent import distribute as distribute_lib
 from xent import losses
 from xent import precision as precision_lib
+from xent.bench.loss_step import ratio_spread
 from xent.bench.machine import machine_info
 from xent.ctr.specs import DenseFeat
 from xent.ctr.specs import SparseFeat
@@ -444,17 +445,12 @@ def summarize_precision_pairs(
             f"positive seconds. Received: float32={list(float32)}, "
             f"bfloat16={list(bfloat16)}"
         )
-    ratios = f32 / bf16
-    q25, q50, q75 = np.percentile(ratios, [25, 50, 75])
+    spread = ratio_spread(f32 / bf16, "speed_ratio")
     return {
         "float32_s_per_step": float(np.median(f32)),
         "bfloat16_s_per_step": float(np.median(bf16)),
-        "speed_ratio_median": float(q50),
-        "speed_ratio_q25": float(q25),
-        "speed_ratio_q75": float(q75),
-        "speed_ratio_min": float(ratios.min()),
-        "speed_ratio_max": float(ratios.max()),
-        "bf16_faster": bool(q25 > 1.0),
+        **spread,
+        "bf16_faster": bool(spread["speed_ratio_q25"] > 1.0),
     }
 
 
