@@ -52,6 +52,7 @@ __all__ = [
     "CTRBenchConfig",
     "build_ctr_config",
     "ctr_goals",
+    "fastest_variant",
     "mlp_matmul_floor",
     "peer_python",
     "run_ctr",
@@ -597,8 +598,8 @@ def run_ctr(config: CTRBenchConfig, log=print) -> dict:
         },
     }
     ran = {k: v for k, v in peers.items() if "error" not in v}
-    results["deepctr"] = ran[_fastest(ran)] if ran else None
-    chosen = _fastest(
+    results["deepctr"] = ran[fastest_variant(ran)] if ran else None
+    chosen = fastest_variant(
         variants,
         None if results["deepctr"] is None else results["deepctr"]["auc"],
     )
@@ -654,7 +655,7 @@ def _summary(runs, background: float) -> dict[str, Any]:
     }
 
 
-def _fastest(candidates: dict[str, dict], min_auc: float | None = None) -> str:
+def fastest_variant(candidates: dict[str, dict], min_auc: float | None = None) -> str:
     """The key of the fastest candidate; with `min_auc`, of the fastest whose
     test AUC is at least `min_auc - _AUC_TOLERANCE` (else of all)."""
     by_rate = sorted(

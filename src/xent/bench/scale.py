@@ -47,6 +47,7 @@ __all__ = [
     "peak_rss_bytes",
     "run_scale",
     "scale_goals",
+    "scale_notes",
     "write_criteo_file",
 ]
 
@@ -63,12 +64,15 @@ class ScaleConfig:
         sizes: Rows of each file, smallest first.
         batch_size: Training batch size.
         seed: Seed of the files and of training.
+        overrides: Extra `key=value` config overrides of every run (e.g.
+            `model.l2_embedding_mode=rows`, `train.optimizer=lazy_adam`).
         quick: Whether this is the shrunk smoke-test configuration.
     """
 
     sizes: tuple[int, ...] = (1_000_000, 3_000_000, 10_000_000)
     batch_size: int = 1024
     seed: int = 0
+    overrides: tuple[str, ...] = ()
     quick: bool = False
 
     def __post_init__(self):
@@ -188,7 +192,9 @@ def _reset_peak() -> None:
         Path("/proc/self/clear_refs").write_text("5")
 
 
-def _worker(path: str, rows: int, batch_size: int, seed: int, out: str) -> None:
+def _worker(
+    path: str, rows: int, batch_size: int, seed: int, out: str, overrides=()
+) -> None:
     from xent import config as config_lib
     from xent.pipelines import TASKS
 
@@ -204,6 +210,7 @@ def _worker(path: str, rows: int, batch_size: int, seed: int, out: str) -> None:
             f"train.batch_size={batch_size}",
             "train.epochs=1",
             f"train.seed={seed}",
+            *overrides,
         ],
     )
     stages: dict[str, dict[str, Any]] = {}
@@ -280,6 +287,7 @@ def _run_size(config: ScaleConfig, rows: int, work: Path, log) -> dict[str, Any]
             str(config.batch_size),
             str(config.seed),
             str(out),
+            *config.overrides,
         ],
         capture_output=True,
         text=True,
@@ -328,7 +336,7 @@ def run_scale(config: ScaleConfig, log=print) -> dict:
         "goal": "time per row roughly constant (largest / smallest total "
         "microseconds per row <= 1.5); peak memory growing much slower than "
         "the rows (largest / smallest peak <= 3); the 10M-row run within 6 GB.",
-        "notes": _notes(config, runs),
+        "notes": scale_notes(config, runs),
         "quick": config.quick,
         "machine": machine,
         "config": dataclasses.asdict(config),
@@ -386,7 +394,7 @@ def _table(runs) -> dict:
     return {"columns": columns, "rows": rows}
 
 
-def _notes(config, runs) -> list[str]:
+def scale_notes(config, runs) -> list[str]:
     cards = _cardinalities(config.sizes[-1])
     return [
         "Each size: a Criteo-layout file (tab-separated, no header; 13 integer "
@@ -394,7 +402,8 @@ def _notes(config, runs) -> list[str]:
         f"per row, the others {int(cards[1]):,} to {int(cards[-1]):,} values "
         "with skewed frequencies), then `xent train ctr --format criteo` with "
         f"`model.kind=deepfm`, batch {config.batch_size}, one epoch, in a "
-        "fresh process. Split 80/10/10 by the CTR defaults.",
+        "fresh process. Split 80/10/10 by the CTR defaults."
+        + (f" Overrides: {', '.join(config.overrides)}." if config.overrides else ""),
         "Stages: `prepare` (parse into TFRecord shards with the training "
         "split's statistics, build the preprocessor), `train` (one epoch "
         "streamed from the shards; the preprocessed split is kept in memory "
@@ -413,6 +422,12 @@ def _notes(config, runs) -> list[str]:
 
 
 if __name__ == "__main__":
+    # FILE ROWS BATCH SEED OUT [OVERRIDE ...]
     _worker(
-        sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+        sys.argv[1],
+        int(sys.argv[2]),
+        int(sys.argv[3]),
+        int(sys.argv[4]),
+        sys.argv[5],
+        tuple(sys.argv[6:]),
     )

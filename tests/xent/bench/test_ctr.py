@@ -91,9 +91,9 @@ def test_the_chosen_variant_is_the_fastest_within_the_auc_tolerance():
         "b": {"train_examples_per_second": 300.0, "auc": 0.740},  # Too weak.
         "c": {"train_examples_per_second": 200.0, "auc": 0.7485},
     }
-    assert ctr_bench._fastest(variants, 0.750) == "c"
-    assert ctr_bench._fastest(variants) == "b"
-    assert ctr_bench._fastest(variants, 0.9) == "b"  # None is good: fastest.
+    assert ctr_bench.fastest_variant(variants, 0.750) == "c"
+    assert ctr_bench.fastest_variant(variants) == "b"
+    assert ctr_bench.fastest_variant(variants, 0.9) == "b"  # None is good: fastest.
 
 
 def test_matmul_floor_is_a_positive_rate():

@@ -93,3 +93,18 @@ def test_quick_scale_run_reports_every_stage(tmp_path):
         assert 0.5 < run["test_auc"] <= 1.0
     assert set(report["goals"]) >= {"time_per_row_ratio", "peak_memory_ratio"}
     assert "prepare µs/row" in (tmp_path / "README.md").read_text()
+
+
+def test_overrides_reach_the_notes():
+    config = scale.ScaleConfig(
+        sizes=(1000, 2000), overrides=("train.optimizer=lazy_adam",)
+    )
+    runs = [
+        {"rows": n, "train_cached_in_memory": True, "write_seconds": 1.0}
+        for n in config.sizes
+    ]
+    assert "Overrides: train.optimizer=lazy_adam." in scale.scale_notes(config, runs)[0]
+    assert (
+        "Overrides"
+        not in scale.scale_notes(scale.ScaleConfig(sizes=(1000, 2000)), runs)[0]
+    )
