@@ -306,18 +306,24 @@ class FieldEmbedding(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            {
-                "vocabulary_size": self.vocabulary_size,
-                "output_dim": self.output_dim,
-                "combiner": self.combiner,
-                "l2": self.l2,
-                "l2_mode": self.l2_mode,
-                "embeddings_initializer": keras.initializers.serialize(
-                    self.embeddings_initializer
-                ),
-            }
+            vocabulary_size=self.vocabulary_size,
+            combiner=self.combiner,
+            **_table_config(self),
         )
         return config
+
+
+def _table_config(layer) -> dict:
+    """The config keys every embedding-table layer has (`FieldEmbedding`,
+    `FusedEmbedding`)."""
+    return {
+        "output_dim": layer.output_dim,
+        "l2": layer.l2,
+        "l2_mode": layer.l2_mode,
+        "embeddings_initializer": keras.initializers.serialize(
+            layer.embeddings_initializer
+        ),
+    }
 
 
 def _l2_penalty(rows, l2: float, batch=1.0):
@@ -417,15 +423,7 @@ class FusedEmbedding(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            {
-                "vocabulary_sizes": list(self.vocabulary_sizes),
-                "output_dim": self.output_dim,
-                "l2": self.l2,
-                "l2_mode": self.l2_mode,
-                "embeddings_initializer": keras.initializers.serialize(
-                    self.embeddings_initializer
-                ),
-            }
+            vocabulary_sizes=list(self.vocabulary_sizes), **_table_config(self)
         )
         return config
 

@@ -253,7 +253,7 @@ class StreamSplit(Split):
     def validation_data(self, targets, batch_size: int, seed: int, distributed: bool):
         dataset = self.make()
         if self.cached() and not distributed:
-            dataset = _own_buffers(dataset).cache()
+            dataset = dataset.cache()  # Read in order: never re-batched.
         dataset = self._targets(dataset, distributed)
         if distributed:
             return dataset

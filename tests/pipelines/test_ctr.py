@@ -453,20 +453,25 @@ def test_auto_model_is_chosen_on_validation_with_auto_groups(tmp_path, monkeypat
     assert report["dataset"]["feature_processing"]["min_count"]["value"] == 1
 
 
-def test_a_named_group_field_missing_from_a_file_is_an_error(tmp_path, monkeypatch):
-    from xent.config import ConfigError
-
+def _libfm_task(tmp_path, monkeypatch, *overrides):
+    """The CTR task on a small libFM file of user, item and hour fields."""
     monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))
     _write_libfm(tmp_path / "train.libfm", 300, 0)
-    task, config = load_task(
+    return load_task(
         "ctr",
         [
             f"data.source={tmp_path / 'train.libfm'}",
             "data.categorical=[user, item, hour]",
-            "data.group_field=c2",
             "model.kind=lr",
+            *overrides,
         ],
     )
+
+
+def test_a_named_group_field_missing_from_a_file_is_an_error(tmp_path, monkeypatch):
+    from xent.config import ConfigError
+
+    task, config = _libfm_task(tmp_path, monkeypatch, "data.group_field=c2")
     with pytest.raises(ConfigError, match=r"data\.group_field='c2'"):
         task.build_inputs(config)
 
@@ -480,19 +485,9 @@ def test_memory_cache_size_is_checked(value):
 
 
 def test_a_file_split_is_kept_in_memory_within_the_cache_size(tmp_path, monkeypatch):
-    monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))
-    _write_libfm(tmp_path / "train.libfm", 300, 0)
     sizes = {}
     for mb in (0, 1):
-        task, config = load_task(
-            "ctr",
-            [
-                f"data.source={tmp_path / 'train.libfm'}",
-                "data.categorical=[user, item, hour]",
-                "model.kind=lr",
-                f"data.memory_cache_mb={mb}",
-            ],
-        )
+        task, config = _libfm_task(tmp_path, monkeypatch, f"data.memory_cache_mb={mb}")
         data = task.build_inputs(config)
         pre = data.preprocessor
         features = data.splits.map(lambda s, pre=pre: s.map_inputs(pre))
@@ -502,17 +497,7 @@ def test_a_file_split_is_kept_in_memory_within_the_cache_size(tmp_path, monkeypa
 
 
 def test_cross_top_crosses_a_files_two_largest_fields(tmp_path, monkeypatch):
-    monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))
-    _write_libfm(tmp_path / "train.libfm", 300, 0)
-    task, config = load_task(
-        "ctr",
-        [
-            f"data.source={tmp_path / 'train.libfm'}",
-            "data.categorical=[user, item, hour]",
-            "model.kind=lr",
-            "features.cross_top=2",
-        ],
-    )
+    task, config = _libfm_task(tmp_path, monkeypatch, "features.cross_top=2")
     data = task.build_inputs(config)
     distinct = {
         c: s["distinct"]
@@ -533,18 +518,13 @@ def test_value_count_capacity_is_checked(value):
 def test_a_bounded_column_still_ranks_by_its_distinct_values(tmp_path, monkeypatch):
     """With a tiny capacity every column's counts are bounded; the cross of
     `cross_top` still takes the columns of most distinct values."""
-    monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))
-    _write_libfm(tmp_path / "train.libfm", 300, 0)
-    overrides = [
-        f"data.source={tmp_path / 'train.libfm'}",
-        "data.categorical=[user, item, hour]",
-        "model.kind=lr",
-        "features.cross_top=2",
-    ]
     crosses = {}
     for capacity in (1_000_000, 4):
-        task, config = load_task(
-            "ctr", [*overrides, f"data.value_count_capacity={capacity}"]
+        task, config = _libfm_task(
+            tmp_path,
+            monkeypatch,
+            "features.cross_top=2",
+            f"data.value_count_capacity={capacity}",
         )
         data = task.build_inputs(config)
         crosses[capacity] = [s.name for s in data.state.specs if "_x_" in s.name]
