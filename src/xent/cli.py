@@ -257,15 +257,12 @@ def _tune(args) -> int:
 def _train_overrides(args) -> list[str]:
     """The overrides of the data and config flags of `train` (and `tune`)."""
     from xent import config as config_lib
-    from xent.data import sources
     from xent.pipelines import TASKS
 
     task = TASKS[args.task]
     overrides = list(args.overrides)
     if args.data is not None:
         overrides.append(f"data.source={json.dumps(args.data)}")
-        if args.task == "multiclass" and not sources.is_image_source(args.data):
-            overrides.append("model.kind=mlp")
     if args.test_data is not None:
         overrides.append(f"data.test_source={json.dumps(args.test_data)}")
     if args.label is not None:

@@ -533,6 +533,8 @@ def _report(
         "baseline": baselines,
         "training": {
             "epochs_run": len(next(iter(history.values()), [])),
+            # The network built (e.g. `tabular` where `model.kind` is auto).
+            "network": model.name,
             "history": history,
             "strategy": dist.name,
             "workers": dist.num_workers,
