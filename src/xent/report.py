@@ -417,6 +417,35 @@ _CTR_NOTE = (
 )
 
 
+def _neighbor_section(report: Mapping[str, Any]) -> str:
+    """What the nearest-neighbour head of a table network (`xent.neighbors`,
+    `metrics.test.neighbor_blend`) does in the exported model."""
+    blend = _dict(_test_metrics(report).get("neighbor_blend"))
+    network = blend.get("val_cross_entropy_network")
+    if not _is_number(network) or not _is_number(blend.get("weight")):
+        return ""
+    weight = float(blend["weight"])
+    if weight >= 1.0:
+        text = (
+            "Not used: no blend of the network with the labels of its nearest "
+            "training rows lowered the validation cross-entropy "
+            f"({network:.4f} nats) by more than twice its standard error."
+        )
+    else:
+        text = (
+            f"The model blends the network's probabilities ({weight:.0%}) with "
+            "the inverse-distance-weighted labels of the "
+            f"{_fmt(blend.get('k'))} nearest of {_fmt(blend.get('rows'))} "
+            f"training rows ({1 - weight:.0%}), chosen on the validation "
+            f"split: cross-entropy {network:.4f} &rarr; "
+            f"{_fmt(blend.get('val_cross_entropy'))} nats. The test metrics "
+            "and the export include it."
+        )
+    return (
+        f'<section><h2>Nearest-neighbour head</h2><p class="note">{text}</p></section>'
+    )
+
+
 def _class_balance(counts: Mapping[str, Any]) -> str:
     """`name: count (share%)` per class; shares alone if given as fractions."""
     numbers = {k: v for k, v in counts.items() if _is_number(v)}
@@ -819,6 +848,7 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
             else "",
             _data_section(report),
             _metrics_section(report),
+            _neighbor_section(report),
             _cross_entropy_section(report),
             _images_section(images),
             _per_class_section(report),

@@ -111,6 +111,20 @@ class SupervisedTask:
         """Rows for the export's `example_request.json`, or None."""
         return None
 
+    def fit_on_validation(self, model, config, data: Prepared) -> dict:
+        """What is fitted on the validation split after training, as entries
+        of the test metrics that `scoring_model` reads (none by default)."""
+        return {}
+
+    def scoring_model(
+        self, model, config, data: Prepared, metrics: dict
+    ) -> keras.Model:
+        """The features -> logits model that the test evaluation scores and the
+        export serves: the trained network, or the network with what was
+        fitted on validation after training (see `metrics`, e.g. the
+        classifiers' nearest-neighbour head)."""
+        return model
+
     def logit_map(self, config, metrics: dict) -> keras.layers.Layer | None:
         """A layer applied to the logits before the probability head of the
         export (e.g. the CTR task's fitted Platt scaling), or None."""
@@ -195,9 +209,11 @@ class SupervisedTask:
         return history.history
 
     def evaluate_model(self, model, config, data: Prepared, history) -> Evaluation:
-        y_test, prob = self.predict_test(model, data)
+        fitted = self.fit_on_validation(model, config, data)
+        scorer = self.scoring_model(model, config, data, fitted)
+        y_test, prob = self.predict_test(scorer, data)
         return Evaluation(
-            metrics=self.evaluate(y_test, prob, data),
+            metrics={**self.evaluate(y_test, prob, data), **fitted},
             plots=self.render_plots(y_test, prob, history, data),
         )
 
@@ -216,7 +232,7 @@ class SupervisedTask:
         head = ProbabilityHead.for_loss(
             self.build_losses(config, data), name="probabilities"
         )
-        logits = model(pre(raw))
+        logits = self.scoring_model(model, config, data, metrics)(pre(raw))
         logit_map = self.logit_map(config, metrics)
         if logit_map is not None:
             logits = logit_map(logits)

@@ -234,3 +234,54 @@ def test_tabular_multiclass_csv_through_the_cli(tmp_path):
     assert len(report["metrics"]["test"]["per_class"]) == 3
     assert (tmp_path / "saved" / "multiclass" / "1" / "saved_model.pb").is_file()
 
+
+def _write_repeated_rows_csv(path, n=600, prototypes=50, seed=0):
+    """Rows that repeat one of `prototypes` rows, each with its own class (90%
+    of the time): labels no smooth function of the features learns in a few
+    epochs, and that the nearest training rows give away."""
+    import csv
+
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(prototypes, 3)).round(3)
+    colours = rng.choice(["red", "green", "blue"], prototypes)
+    classes = rng.integers(0, 3, prototypes)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["a", "b", "c", "colour", "grade"])
+        for _ in range(n):
+            i = rng.integers(prototypes)
+            k = classes[i] if rng.uniform() < 0.9 else rng.integers(3)
+            w.writerow([*values[i], colours[i], ["low", "mid", "high"][k]])
+
+
+def test_the_nearest_neighbour_head_is_chosen_on_validation_and_exported(tmp_path):
+    from xent.data.tabular import load_csv
+
+    path = tmp_path / "repeated.csv"
+    _write_repeated_rows_csv(path)
+    data_flags = [f"data.source={path}", "data.label=grade", "train.epochs=3"]
+    task, config = load_task("multiclass", data_flags)
+    result = run_quietly(task, config, tmp_path)
+    test = read_report(result.run_dir)["metrics"]["test"]
+    blend = test["neighbor_blend"]
+    assert blend["fitted_on"] == "validation"
+    assert blend["weight"] < 1.0 and blend["rows"] == blend["training_rows"]
+    assert blend["improvement"] > 2 * blend["standard_error"]
+    assert blend["val_cross_entropy"] < blend["val_cross_entropy_network"]
+    # The export scores the test split exactly as the report did.
+    split = load_csv(path, "grade", seed=0)
+    names = split.schema.input_names
+    feed = {
+        names[c]: (v.astype(object) if v.dtype.kind in "OU" else v).reshape(-1, 1)
+        for c, v in split.test.features.items()
+    }
+    out = bare_tensorflow_predict(result.export_path, feed, tmp_path / "o.npz")
+    accuracy = np.mean(out["class_id"] == split.test.labels)
+    assert accuracy == pytest.approx(test["accuracy"], abs=1e-9)
+    assert accuracy > 0.8
+    html = (result.run_dir / "report.html").read_text()
+    assert "Nearest-neighbour head" in html
+
+    task, config = load_task("multiclass", [*data_flags, "model.neighbors=false"])
+    result = run_quietly(task, config, tmp_path, run="plain")
+    assert "neighbor_blend" not in read_report(result.run_dir)["metrics"]["test"]

@@ -420,3 +420,30 @@ def test_the_page_names_the_training_precision_and_why():
         "bfloat16 units (amx_bf16)); evaluated and exported in float32</strong>"
     ) in page
     assert "Training precision" not in render_html({"task": "binary"}, {})
+
+
+def test_the_page_says_what_the_nearest_neighbour_head_does():
+    from xent.report import render_html
+
+    blend = {
+        "k": 50,
+        "weight": 0.2,
+        "rows": 2330,
+        "val_cross_entropy": 0.9131,
+        "val_cross_entropy_network": 1.7679,
+    }
+    page = render_html(
+        {"task": "multiclass", "metrics": {"test": {"neighbor_blend": blend}}}, {}
+    )
+    assert "Nearest-neighbour head" in page
+    assert (
+        "(20%) with the inverse-distance-weighted labels of the 50 nearest of 2330"
+        in page
+    )
+    assert "1.7679 &rarr; 0.9131 nats" in page
+    dropped = {**blend, "weight": 1.0}
+    page = render_html(
+        {"task": "binary", "metrics": {"test": {"neighbor_blend": dropped}}}, {}
+    )
+    assert "Not used" in page and "(1.7679 nats)" in page
+    assert "Nearest-neighbour head" not in render_html({"task": "binary"}, {})
