@@ -265,6 +265,7 @@ class FieldEmbedding(keras.layers.Layer):
         self.output_dim = output_dim
         self.combiner = combiner
         self.l2 = float(l2)
+        _gather_then_cast(self)
         if embeddings_initializer is None:
             embeddings_initializer = keras.initializers.RandomNormal(
                 stddev=_EMBEDDING_STDDEV
@@ -290,7 +291,7 @@ class FieldEmbedding(keras.layers.Layer):
         if self.combiner is None:
             if row_l2:
                 self.add_loss(_l2_penalty(rows, row_l2, batch))
-            return rows
+            return ops.cast(rows, self.compute_dtype)
         mask = ops.expand_dims(ops.cast(ops.not_equal(ids, 0), rows.dtype), -1)
         rows = rows * mask
         if row_l2:
@@ -298,7 +299,7 @@ class FieldEmbedding(keras.layers.Layer):
         pooled = ops.sum(rows, axis=1)
         if self.combiner == "mean":
             pooled = pooled / ops.maximum(ops.sum(mask, axis=1), 1.0)
-        return pooled
+        return ops.cast(pooled, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.output_dim)
@@ -311,6 +312,15 @@ class FieldEmbedding(keras.layers.Layer):
             **_table_config(self),
         )
         return config
+
+
+def _gather_then_cast(layer) -> None:
+    """Turns off autocasting of an embedding-table layer (as Keras'
+    `Embedding` does): its call gathers float32 rows and casts only them to
+    the compute dtype. Under `mixed_bfloat16`, an autocast table would be
+    cast whole, `[vocabulary, dim]`, at every step: work that grows with the
+    vocabulary however few rows a batch looks up."""
+    layer.autocast = False
 
 
 def _table_config(layer) -> dict:
@@ -384,6 +394,7 @@ class FusedEmbedding(keras.layers.Layer):
         self.l2 = float(l2)
         self.l2_mode = l2_mode
         self.offsets = [0, *itertools.accumulate(self.vocabulary_sizes)][:-1]
+        _gather_then_cast(self)
         if embeddings_initializer is None:
             embeddings_initializer = keras.initializers.RandomNormal(
                 stddev=_EMBEDDING_STDDEV
@@ -415,7 +426,7 @@ class FusedEmbedding(keras.layers.Layer):
             self.add_loss(_l2_penalty(self.embeddings, self.l2))
         elif self.l2:
             self.add_loss(_l2_penalty(rows, self.l2, batch))
-        return rows
+        return ops.cast(rows, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0], len(self.vocabulary_sizes), self.output_dim)

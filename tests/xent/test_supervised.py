@@ -258,10 +258,17 @@ def test_lazy_adam_is_adam_on_dense_gradients():
     np.testing.assert_array_equal(np.asarray(lazy), np.asarray(adam))
 
 
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize(("mode", "sparse"), [("rows", True), ("table", False)])
-def test_embedding_gradients_are_sparse_only_without_a_table_prior(mode, sparse):
+def test_embedding_gradients_are_sparse_only_without_a_table_prior(
+    mode, sparse, fused, policy
+):
     """What `train.optimizer: lazy_adam` documents: with the whole-table L2
-    prior the embedding gradient is dense, so the lazy rule never applies."""
+    prior the embedding gradient is dense, so the lazy rule never applies.
+    In bfloat16 too: the tables are not cast whole (which would make every
+    gradient dense); the looked-up rows are, and the outputs are bfloat16."""
+    import keras
     import tensorflow as tf
 
     from xent.ctr.specs import SparseFeat
@@ -270,15 +277,45 @@ def test_embedding_gradients_are_sparse_only_without_a_table_prior(mode, sparse)
 
     specs = [SparseFeat("a", 50, 4), SparseFeat("b", 30, 4)]
     config = CTRModelConfig(
-        kind="deepfm", hidden=(8,), l2_embedding=1e-3, l2_embedding_mode=mode
+        kind="deepfm",
+        hidden=(8,),
+        l2_embedding=1e-3,
+        l2_embedding_mode=mode,
+        fused_embeddings=fused,
     )
-    model = build_ctr_model(specs, config)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        model = build_ctr_model(specs, config)
+    finally:
+        keras.config.set_dtype_policy(previous)
     x = {"a": np.array([1, 2, 3]), "b": np.array([0, 5, 5])}
     with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(model(x)) + tf.add_n(model.losses)
-    table = model.get_layer("embedding_fields").embeddings
-    gradient = tape.gradient(loss, table)
+        loss = tf.reduce_sum(tf.cast(model(x), "float32")) + tf.add_n(model.losses)
+    name = "embedding_fields" if fused else "embedding_a"
+    layer = model.get_layer(name)
+    gradient = tape.gradient(loss, layer.embeddings)
     assert isinstance(gradient, tf.IndexedSlices) is sparse
+    assert layer.embeddings.dtype == "float32"
+    out = layer([np.array([1, 2])] * 2) if fused else layer(np.array([1, 2]))
+    assert keras.backend.standardize_dtype(out.dtype) == (
+        "bfloat16" if policy == "mixed_bfloat16" else "float32"
+    )
+    # No op of the traced model casts a whole table.
+    graph = (
+        tf.function(model)
+        .get_concrete_function({k: tf.TensorSpec([None], "int64") for k in x})
+        .graph
+    )
+    tables = {
+        tuple(la.embeddings.shape) for la in model.layers if hasattr(la, "embeddings")
+    }
+    whole = [
+        op.name
+        for op in graph.get_operations()
+        if op.type == "Cast" and tuple(op.outputs[0].shape) in tables
+    ]
+    assert not whole
 
 
 def test_train_optimizer_picks_lazy_adam_and_keeps_the_weight_average():
