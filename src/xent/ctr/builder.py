@@ -650,18 +650,36 @@ class _DropCustomConfigWarning(logging.Filter):
         return not str(record.msg).startswith("Using custom data configuration")
 
 
+class _DropDtypeNotice(logging.Filter):
+    """Drops tfds 4.9's "`FeatureConnector.dtype` is deprecated" notice: its
+    own `Tensor.decode_example` reads `.dtype` when it decodes a
+    bytes-encoded feature (our packed blocks), so every prepared file read
+    logged it, whatever the caller does."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "FeatureConnector.dtype` is deprecated" not in str(record.msg)
+
+
 @contextlib.contextmanager
-def _tfds_quiet() -> Iterator[None]:
-    """Without tfds's example-counted bars and its custom-config warning."""
+def _absl_filter(drop: logging.Filter) -> Iterator[None]:
+    """`drop` on absl's logger (where tfds logs) for the block."""
     absl_logger = logging.getLogger("absl")
-    drop = _DropCustomConfigWarning()
     absl_logger.addFilter(drop)
-    tfds.display_progress_bar(False)
     try:
         yield
     finally:
-        tfds.display_progress_bar(True)
         absl_logger.removeFilter(drop)
+
+
+@contextlib.contextmanager
+def _tfds_quiet() -> Iterator[None]:
+    """Without tfds's example-counted bars and its custom-config warning."""
+    tfds.display_progress_bar(False)
+    try:
+        with _absl_filter(_DropCustomConfigWarning()):
+            yield
+    finally:
+        tfds.display_progress_bar(True)
 
 
 def _prepare(
@@ -718,13 +736,14 @@ def _click_data(
             if rows[split] == 0:
                 return _empty_rows(schema).batch(batch_size)
             train = split == "train"
-            dataset = builder.as_dataset(
-                split=split,
-                shuffle_files=train,
-                read_config=tfds.ReadConfig(
-                    shuffle_seed=seed, shuffle_reshuffle_each_iteration=True
-                ),
-            ).map(split_label, num_parallel_calls=tf.data.AUTOTUNE)
+            with _absl_filter(_DropDtypeNotice()):  # tfds traces its decoder here
+                dataset = builder.as_dataset(
+                    split=split,
+                    shuffle_files=train,
+                    read_config=tfds.ReadConfig(
+                        shuffle_seed=seed, shuffle_reshuffle_each_iteration=True
+                    ),
+                ).map(split_label, num_parallel_calls=tf.data.AUTOTUNE)
             if train:
                 # Shuffle blocks, then permute the rows of windows of about
                 # `shuffle_buffer` rows: vectorized, unlike a per-row buffer.

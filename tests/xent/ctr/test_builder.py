@@ -641,3 +641,32 @@ def test_frappe_test_file_prepared_and_cached(shared_datasets, tmp_path):
     assert again.rows == data.rows and again.cache_dir == data.cache_dir
     batches = sum(1 for _ in data.streams["validation"]())
     assert batches == math.ceil(data.rows["validation"] / 1024)
+
+
+def test_reading_a_prepared_file_logs_no_tfds_dtype_notice(tmp_path):
+    """tfds 4.9 decodes bytes-encoded features (the packed blocks) through a
+    deprecated `.dtype` and logged a notice for every prepared file read. A
+    fresh process: absl logs the notice only the first 10 times per process."""
+    import subprocess
+    import sys
+    import textwrap
+
+    path, _ = _write_log(tmp_path / "log.csv", n=50)
+    script = textwrap.dedent(f"""
+        from xent.ctr import builder
+        from xent.ctr.readers import ClickSchema
+        schema = ClickSchema("click", categorical=("site", "slot"), numeric=("price",))
+        data = builder.load_click_data(
+            {str(path)!r}, schema, data_dir={str(tmp_path / "cache")!r},
+            verbose=False, batch_size=16,
+        )
+        for split in ("train", "validation"):
+            next(iter(data.streams[split]()))
+        print("read")
+    """)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "read"
+    assert "is deprecated" not in out.stderr
