@@ -282,6 +282,16 @@ def test_the_nearest_neighbour_head_is_chosen_on_validation_and_exported(tmp_pat
     html = (result.run_dir / "report.html").read_text()
     assert "Nearest-neighbour head" in html
 
-    task, config = load_task("multiclass", [*data_flags, "model.neighbors=false"])
-    result = run_quietly(task, config, tmp_path, run="plain")
+    from xent import runner
+
+    off = [*data_flags, "train.epochs=1", "model.neighbors=false"]
+    task, config = load_task("multiclass", off)
+    result = runner.run(
+        task,
+        config,
+        run_dir=tmp_path / "off",
+        export=False,
+        verbose=0,
+        log=lambda _: None,
+    )
     assert "neighbor_blend" not in read_report(result.run_dir)["metrics"]["test"]
