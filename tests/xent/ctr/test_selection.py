@@ -36,18 +36,19 @@ def test_candidates_change_only_the_model_and_the_cross():
     found = selection.candidates(config, SUMMARY)
     assert [c.name for c in found] == list(selection.CANDIDATES)
     kinds = [c.config.model.kind for c in found]
-    assert kinds == ["deepfm", "deepfm", "finalmlp"]
-    assert found[1].config.features.crosses == (("item", "user"),)
-    assert found[0].config.features.crosses == ()
+    assert kinds == ["deepfm", "deepfm", "finalmlp", "finalmlp"]
+    for plain, crossed in (found[:2], found[2:]):
+        assert plain.config.features.crosses == ()
+        assert crossed.config.features.crosses == (("item", "user"),)
     for c in found:
         assert c.config.train == config.train
         assert c.config.model.embedding_dim == config.model.embedding_dim
 
 
 def test_no_cross_candidate_with_configured_crosses_or_one_field():
-    assert "deepfm_cross" not in [
+    assert [
         c.name for c in selection.candidates(_auto(crosses=(("a", "b"),)), SUMMARY)
-    ]
+    ] == ["deepfm", "finalmlp"]
     one = {"user": {"distinct": 10}}
     assert [c.name for c in selection.candidates(_auto(), one)] == [
         "deepfm",
