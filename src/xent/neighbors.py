@@ -15,8 +15,8 @@ preprocessor's feature vector):
   log space (`logaddexp`), so that the export's sigmoid/softmax returns the
   mixture;
 * `fit_neighbor_blend`: `k` and `w` that minimize the cross-entropy on the
-  validation split (`w = 1`, the network alone, is always a candidate: the
-  head is kept only where it lowers the validation loss);
+  validation split, kept only where they lower it by more than twice its
+  standard error (otherwise `w = 1`: the network alone);
 * `NeighborBlend`: the fitted head as a layer, holding the training rows and
   their labels as weights, so that the exported model is still raw columns in
   and probabilities out.
@@ -38,6 +38,8 @@ import numpy as np
 from keras import ops
 
 __all__ = [
+    "EPS",
+    "QUERY_BATCH",
     "NeighborBlend",
     "blend_logits",
     "fit_neighbor_blend",
@@ -49,7 +51,9 @@ EPS = 1e-3
 """Added to the distances before inverting them: an exact copy weighs as much
 as 1,000 rows at distance 1 (standardized units), and nothing is infinite."""
 
-_QUERY_BATCH = 512  # Rows per distance matrix (512 x n float64), fitting and serving.
+QUERY_BATCH = 512
+"""Query rows per distance matrix (`QUERY_BATCH x n` float64), when fitting
+and in the layer: the memory a batch of any size needs."""
 
 
 def nearest(queries, candidates, k: int):
@@ -220,8 +224,8 @@ def fit_neighbor_blend(
     network = float(network_rows.mean())
     # The nearest max(ks) rows once; each k is a prefix of them.
     distances, indices = [], []
-    for start in range(0, len(val_x), _QUERY_BATCH):
-        d, i = nearest(val_x[start : start + _QUERY_BATCH], train_x, ks[-1])
+    for start in range(0, len(val_x), QUERY_BATCH):
+        d, i = nearest(val_x[start : start + QUERY_BATCH], train_x, ks[-1])
         distances.append(np.asarray(d))
         indices.append(np.asarray(i))
     distances = np.concatenate(distances)
@@ -328,13 +332,13 @@ class NeighborBlend(keras.layers.Layer):
 
     def call(self, inputs):
         features, logits = inputs
-        # Queries in chunks of `_QUERY_BATCH`: a batch of any size needs one
-        # `[_QUERY_BATCH, rows]` distance matrix at a time, not `[batch, rows]`.
+        # Queries in chunks of `QUERY_BATCH`: a batch of any size needs one
+        # `[QUERY_BATCH, rows]` distance matrix at a time, not `[batch, rows]`.
         rows = ops.shape(features)[0]
-        pad = (-rows) % _QUERY_BATCH
+        pad = (-rows) % QUERY_BATCH
         chunks = ops.reshape(
             ops.pad(ops.cast(features, "float32"), [[0, pad], [0, 0]]),
-            (-1, _QUERY_BATCH, self.features),
+            (-1, QUERY_BATCH, self.features),
         )
 
         def chunk_probabilities(queries):

@@ -128,7 +128,7 @@ def test_layer_scores_any_batch_size_like_the_functions_and_round_trips(tmp_path
     model = keras.Model([features, logits], layer([features, logits]))
     rng = np.random.default_rng(2)
     # More rows than one chunk, and not a multiple of it.
-    q = rng.normal(size=(nb._QUERY_BATCH * 2 + 75, 5)).astype("float32")
+    q = rng.normal(size=(nb.QUERY_BATCH * 2 + 75, 5)).astype("float32")
     z = rng.normal(size=(len(q), 3)).astype("float32")
     want = np.asarray(
         nb.blend_logits(z, nb.neighbor_probabilities(q, x, y, 3, 7), 0.4, False)
