@@ -126,7 +126,8 @@ class ClassifierModelConfig:
             the validation cross-entropy from 1.15 to 0.92.
         neighbors_max_rows: Tables: training rows the head holds at most (a
             seeded sample beyond it); each prediction costs a distance to
-            each of them.
+            each of them. Choosing the head uses as many validation rows at
+            most.
     """
 
     kind: Literal["auto", "tabular", "mlp", "cnn"] = "auto"
@@ -278,6 +279,14 @@ class ClassificationTask(SupervisedTask):
         x_train, y_train = self._neighbor_rows(config, data)
         y_val, z_val, _ = data.features.validation.predict(model)
         x_val, _ = data.features.validation.arrays()
+        cap = config.model.neighbors_max_rows
+        if len(y_val) > cap:
+            # Fitting costs validation rows x held rows distances: a seeded
+            # sample of the validation split bounds it as the cap bounds
+            # the held rows.
+            rng = np.random.default_rng(config.train.seed + 1)
+            keep = np.sort(rng.choice(len(y_val), cap, replace=False))
+            x_val, z_val, y_val = x_val[keep], z_val[keep], y_val[keep]
         fit = neighbors_lib.fit_neighbor_blend(
             x_train,
             y_train,
@@ -293,6 +302,7 @@ class ClassificationTask(SupervisedTask):
                 "fitted_on": "validation",
                 "rows": len(y_train),
                 "training_rows": int(data.features.train.rows),
+                "validation_rows": len(y_val),
             }
         }
 
