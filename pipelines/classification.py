@@ -279,14 +279,12 @@ class ClassificationTask(SupervisedTask):
         x_train, y_train = self._neighbor_rows(config, data)
         y_val, z_val, _ = data.features.validation.predict(model)
         x_val, _ = data.features.validation.arrays()
-        cap = config.model.neighbors_max_rows
-        if len(y_val) > cap:
-            # Fitting costs validation rows x held rows distances: a seeded
-            # sample of the validation split bounds it as the cap bounds
-            # the held rows.
-            rng = np.random.default_rng(config.train.seed + 1)
-            keep = np.sort(rng.choice(len(y_val), cap, replace=False))
-            x_val, z_val, y_val = x_val[keep], z_val[keep], y_val[keep]
+        # Fitting costs validation rows x held rows distances: a sample of
+        # the validation split bounds it as the cap bounds the held rows.
+        keep = _capped_rows(
+            len(y_val), config.model.neighbors_max_rows, config.train.seed + 1
+        )
+        x_val, z_val, y_val = x_val[keep], z_val[keep], y_val[keep]
         fit = neighbors_lib.fit_neighbor_blend(
             x_train,
             y_train,
@@ -311,12 +309,8 @@ class ClassificationTask(SupervisedTask):
         `model.neighbors_max_rows`."""
         x, y = data.features.train.arrays()
         x, y = np.asarray(x, dtype="float32"), np.asarray(y).reshape(-1)
-        cap = config.model.neighbors_max_rows
-        if len(y) > cap:
-            rng = np.random.default_rng(config.train.seed)
-            keep = np.sort(rng.choice(len(y), cap, replace=False))
-            x, y = x[keep], y[keep]
-        return x, y
+        keep = _capped_rows(len(y), config.model.neighbors_max_rows, config.train.seed)
+        return x[keep], y[keep]
 
     def scoring_model(self, model, config: ClassifierConfig, data: Prepared, metrics):
         """The network with its nearest-neighbour head where one was kept."""
@@ -384,3 +378,10 @@ class ClassificationTask(SupervisedTask):
         return evaluation.baselines(
             b.x_train, b.y_train, b.x_test, b.y_test, self.kind, config.train.seed
         )
+
+
+def _capped_rows(rows: int, cap: int, seed: int) -> np.ndarray:
+    """Indices of all `rows`, or of a seeded sample of `cap` of them, in order."""
+    if rows <= cap:
+        return np.arange(rows)
+    return np.sort(np.random.default_rng(seed).choice(rows, cap, replace=False))

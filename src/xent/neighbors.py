@@ -37,6 +37,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from xent import losses
+
 __all__ = [
     "EPS",
     "QUERY_BATCH",
@@ -148,16 +150,17 @@ def blend_logits(logits, neighbor_probs, weight: float, binary: bool):
 
 
 def _cross_entropies(logits, labels, binary: bool) -> np.ndarray:
-    """Per-row cross-entropy (nats) of float64 logits."""
+    """Per-row cross-entropy (nats) of float64 logits: the shared loss
+    (`xent.losses`), from logits."""
     z = np.asarray(logits, dtype="float64")
     y = np.asarray(labels).reshape(-1)
     if binary:
-        z = z.reshape(-1)
-        # -log sigmoid(z) for y = 1, -log sigmoid(-z) for y = 0.
-        s = np.where(y == 1, z, -z)
-        return np.logaddexp(0.0, -s)
-    log_p = z - np.logaddexp.reduce(z, axis=-1, keepdims=True)
-    return -log_p[np.arange(len(y)), y]
+        rows = losses.binary_crossentropy(
+            y.reshape(-1, 1).astype("float64"), z.reshape(-1, 1), from_logits=True
+        )
+    else:
+        rows = losses.sparse_categorical_crossentropy(y, z, from_logits=True)
+    return np.asarray(rows, dtype="float64")
 
 
 def fit_neighbor_blend(
