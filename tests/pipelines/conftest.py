@@ -65,8 +65,9 @@ def load_task(name: str, overrides: list[str]):
     )
 
 
-def run_quietly(task, config, tmp: Path, run: str = "run"):
-    """Runs a task into `tmp/<run>`, exporting to `tmp/saved`, with no output."""
+def run_quietly(task, config, tmp: Path, run: str = "run", export: bool = True):
+    """Runs a task into `tmp/<run>`, exporting to `tmp/saved` (unless not
+    `export`), with no output."""
     from xent import runner
 
     return runner.run(
@@ -74,6 +75,7 @@ def run_quietly(task, config, tmp: Path, run: str = "run"):
         config,
         run_dir=tmp / run,
         saved_models=tmp / "saved",
+        export=export,
         verbose=0,
         log=lambda _: None,
     )

@@ -161,16 +161,7 @@ def test_every_model_kind_trains(kind, tmp_path, monkeypatch):
             *(["calibration=none"] if kind == "lr" else []),
         ],
     )
-    from xent import runner
-
-    result = runner.run(
-        task,
-        config,
-        run_dir=tmp_path / "run",
-        export=False,
-        verbose=0,
-        log=lambda _: None,
-    )
+    result = run_quietly(task, config, tmp_path, export=False)
     test = result.report["metrics"]["test"]
     assert test["auc"] > 0.55
     assert result.report["config"]["model"]["kind"] == kind

@@ -282,32 +282,16 @@ def test_the_nearest_neighbour_head_is_chosen_on_validation_and_exported(tmp_pat
     html = (result.run_dir / "report.html").read_text()
     assert "Nearest-neighbour head" in html
 
-    from xent import runner
-
     off = [*data_flags, "train.epochs=1", "model.neighbors=false"]
     task, config = load_task("multiclass", off)
-    result = runner.run(
-        task,
-        config,
-        run_dir=tmp_path / "off",
-        export=False,
-        verbose=0,
-        log=lambda _: None,
-    )
+    result = run_quietly(task, config, tmp_path, run="off", export=False)
     assert "neighbor_blend" not in read_report(result.run_dir)["metrics"]["test"]
 
     # The cap bounds the held training rows and the validation rows the
     # choice scores (a seeded sample of each).
     capped = [*data_flags, "train.epochs=1", "model.neighbors_max_rows=30"]
     task, config = load_task("multiclass", capped)
-    result = runner.run(
-        task,
-        config,
-        run_dir=tmp_path / "capped",
-        export=False,
-        verbose=0,
-        log=lambda _: None,
-    )
+    result = run_quietly(task, config, tmp_path, run="capped", export=False)
     blend = read_report(result.run_dir)["metrics"]["test"]["neighbor_blend"]
     assert blend["rows"] == blend["validation_rows"] == 30
     assert blend["training_rows"] > 30
