@@ -166,6 +166,8 @@ class Lines:
     Attributes:
         path: The file.
         line: The number of the line yielded last (0 before the first).
+        read: The number of the line read last, yielded or sent to `on_bad`
+            (past `line` when the lines after it were not UTF-8).
         rejected: How many lines went to `on_bad` (they are rows, if bad).
     """
 
@@ -179,6 +181,7 @@ class Lines:
         self.on_bad = on_bad
         self.strict_first = strict_first
         self.line = 0
+        self.read = 0
         self.rejected = 0
 
     def __iter__(self) -> Iterator[str]:
@@ -203,6 +206,7 @@ class Lines:
         seen_text = False
         for raw in pieces:
             number += 1
+            self.read = number
             start, offset = offset, offset + len(raw)
             try:
                 text = raw.decode("utf-8")

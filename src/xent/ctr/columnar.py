@@ -272,8 +272,11 @@ def iter_chunks(
         rows = list(reader.converter.rows(records, reject, keep_line))
         yield from group_of.split(build_column_chunk(schema, rows))
     with open(path, "rb") as file:
+        # After every line the layout read: its first row's, and the lines
+        # that were not UTF-8 after them (a quoted first row open to the end
+        # of the file reads them), which were rejected there.
         for number, offset, chunk, final in _line_chunks(
-            file, layout.first_number, chunk_bytes, reader
+            file, lines.read, chunk_bytes, reader
         ):
             yield from reader.read(chunk, number, offset, final)
     reader.converter.check_end(reader.rejected)

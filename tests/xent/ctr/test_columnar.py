@@ -307,6 +307,22 @@ def test_chunks_read_random_files_as_the_row_reader(name, tmp_path_factory):
     check()
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 16])
+def test_a_first_row_quoted_to_the_end_rejects_a_last_line_not_utf8_once(
+    tmp_path, chunk_bytes
+):
+    # Found by the random files above: the layout's first row, an open
+    # quote, reads to the end of the file, past a last line that is not
+    # UTF-8; the chunks read that line again and rejected it twice.
+    row = b"0\t1\t1\ta\ta\n"
+    path = tmp_path / "data.txt"
+    path.write_bytes(b'"\n' + row * 3 + b"\n" + row * 6 + b"\n\xff\xfe")
+    schema = _FORMATS["criteo"][0]
+    _assert_same_reading(path, schema, 0, chunk_bytes)
+    _, reasons, _ = _reference(path, schema, "skip", lambda line: True)
+    assert [reason.split(": ")[0][-3:] for reason in reasons] == [":13", ":12"]
+
+
 @pytest.mark.parametrize("multi_value", [False, True])
 def test_libsvm_chunks_are_the_row_readers_rows(tmp_path, multi_value):
     path = tmp_path / "data.libsvm"
