@@ -446,6 +446,38 @@ def _neighbor_section(report: Mapping[str, Any]) -> str:
     )
 
 
+def _ensemble_section(report: Mapping[str, Any]) -> str:
+    """The networks of `train.ensemble` (`training.ensemble`): seed, epochs
+    and best validation value of each."""
+    members = _dict(_dict(report.get("training")).get("ensemble")).get("members")
+    if not isinstance(members, list) or not members:
+        return ""
+    members = [_dict(m) for m in members]
+    monitors = sorted({k for m in members for k in _dict(m.get("best_validation"))})
+    rows = [
+        [
+            f"<td>{_fmt(m.get('seed'))}</td>",
+            f"<td>{_fmt(m.get('epochs_run'))}</td>",
+            *(
+                f"<td>{_fmt(_dict(m.get('best_validation')).get(k))}</td>"
+                for k in monitors
+            ),
+        ]
+        for m in members
+    ]
+    text = (
+        f"The model is an ensemble of {len(members)} networks of the same "
+        "settings, trained from different seeds (initial weights and data "
+        "order), each with its own early stopping; the test metrics and the "
+        "export use the mean of their logits."
+    )
+    header = ["seed", "epochs", *(f"best {_e(k)}" for k in monitors)]
+    return (
+        f'<section><h2>Ensemble</h2><p class="note">{text}</p>'
+        f"{_table(header, rows)}</section>"
+    )
+
+
 def _class_balance(counts: Mapping[str, Any]) -> str:
     """`name: count (share%)` per class; shares alone if given as fractions."""
     numbers = {k: v for k, v in counts.items() if _is_number(v)}
@@ -849,6 +881,7 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
             _data_section(report),
             _metrics_section(report),
             _neighbor_section(report),
+            _ensemble_section(report),
             _cross_entropy_section(report),
             _images_section(images),
             _per_class_section(report),

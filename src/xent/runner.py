@@ -8,7 +8,9 @@ and writes only under the run directory and the export base directory:
         logs/              TensorBoard (train/, validation/)
         checkpoints/       best.weights.h5 (the best weights so far) and,
                            until the report is written, backup.npz (the
-                           training state after the last completed epoch)
+                           training state after the last completed epoch);
+                           with `train.ensemble` > 1, member<i>.weights.h5
+                           and .json, each further member once trained
         report.json, report.html, *.png
     saved_models/<task>/<version>/   the SavedModel (TF Serving layout)
 
@@ -126,6 +128,11 @@ class Task(Protocol):
     ) -> Evaluation: ...
 
     def baselines(self, config, data: Prepared) -> dict: ...
+
+    def combine(self, models: list[keras.Model]) -> keras.Model:
+        """One model of the same inputs whose output combines `models`' (the
+        members of `train.ensemble`; only called for tasks whose config has
+        it)."""
 
     def export_model(
         self,
@@ -371,7 +378,9 @@ def _run(
     task.prepare(config, shown.line)
     precision = precision_lib.resolve(train_cfg.precision)
     shown.line(f"training precision: {precision.policy} ({precision.reason})")
-    model, data, history = _train(task, config, dist, run_path, precision, verbose, log)
+    model, data, history, ensemble = _train(
+        task, config, dist, run_path, precision, verbose, log
+    )
     # The test evaluation and the export see the exported model: float32.
     precision_lib.compute_in_float32(model)
     with shown.stage("evaluating on the test split"):
@@ -384,6 +393,8 @@ def _run(
         task, config, data, dist, model, run_path, history, outcome, baselines
     )
     report["training"]["precision"] = precision.as_dict()
+    if ensemble is not None:
+        report["training"]["ensemble"] = ensemble
 
     export_path = None
     if export:
@@ -426,10 +437,14 @@ def _run(
 
 def _train(
     task, config, dist, run_path: Path, precision, verbose: int, log
-) -> tuple[keras.Model, Prepared, dict]:
+) -> tuple[keras.Model, Prepared, dict, dict | None]:
     """Prepares the data, builds the model in `precision` and trains it
-    (resuming from the run's backup): `(model, data, history)`, the history
-    of the whole run. The data and their preprocessing stay float32."""
+    (resuming from the run's backup), then the further members of
+    `train.ensemble`: `(model, data, history, ensemble)`, with the history of
+    the first network's whole run, and the members' seeds, epochs and best
+    validation values (None without an ensemble). The model is the ensemble
+    where there is one (`task.combine`). The data and their preprocessing
+    stay float32."""
     train_cfg = config.train
     shown = progress.current()
     keras.utils.set_random_seed(train_cfg.seed)
@@ -470,7 +485,101 @@ def _train(
         raise TrainingDivergedError(
             f"{err}; {kept}; no report or export was written"
         ) from None
-    return model, data, backup.history
+    members = _train_members(task, config, data, dist, run_path, precision, verbose)
+    if members:
+        summary = _member_summary(task, config, backup.history)
+        first = {"seed": train_cfg.seed, **summary}
+        ensemble = {"members": [first, *(info for _, info in members)]}
+        model = task.combine([model, *(member for member, _ in members)])
+        return model, data, backup.history, ensemble
+    return model, data, backup.history, None
+
+
+def _train_members(
+    task, config, data: Prepared, dist, run_path: Path, precision, verbose: int
+) -> list[tuple[keras.Model, dict]]:
+    """The further members of `train.ensemble` (none when it is 1 or
+    absent): `(model, summary)` each. Member `i` starts from seed
+    `seed + i` (weights and data order) and trains like the first network,
+    without checkpoints or TensorBoard; once trained, its weights and summary
+    are kept in `checkpoints/member<i>.weights.h5` and `.json`, so a resumed
+    run trains only the members it had not finished."""
+    count = getattr(config.train, "ensemble", 1)
+    shown = progress.current()
+    members = []
+    for i in range(1, count):
+        seed = config.train.seed + i
+        cfg = dataclasses.replace(
+            config, train=dataclasses.replace(config.train, seed=seed)
+        )
+        weights = run_path / "checkpoints" / f"member{i}.weights.h5"
+        summary_path = weights.with_name(f"member{i}.json")
+        keras.utils.set_random_seed(seed)
+        with dist.scope(), precision_lib.training_policy(precision):
+            member = task.create_model(cfg, data)
+        distribute_lib.prepare_model(member, dist)
+        if weights.is_file() and summary_path.is_file():
+            # The file holds the optimizer's variables too: build them first.
+            member.optimizer.build(member.trainable_variables)
+            member.load_weights(weights)
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        else:
+            with shown.stage(f"training ensemble member {i + 1} of {count}"):
+                history = task.fit(
+                    member, cfg, data, _training_callbacks(task, cfg), verbose
+                )
+            summary = {"seed": seed, **_member_summary(task, cfg, history)}
+            backup_lib.write_weights_atomic(member, weights)
+            write_atomic(summary_path, json.dumps(summary))
+        members.append((member, summary))
+    return members
+
+
+def _member_summary(task, config, history: dict) -> dict:
+    """Epochs run and the best value of the monitored validation metric."""
+    summary = {"epochs_run": len(next(iter(history.values()), []))}
+    monitor = _monitor(task, config.train)
+    if monitor and history.get(monitor):
+        values = [float(v) for v in history[monitor]]
+        best = min(values) if _mode(monitor) == "min" else max(values)
+        summary["best_validation"] = {monitor: best}
+    return summary
+
+
+def _monitor(task, train_cfg) -> str | None:
+    """The validation metric of checkpoints and early stopping, or None."""
+    return task.monitor and (train_cfg.monitor or task.monitor)
+
+
+def _mode(monitor: str) -> str:
+    """Whether `monitor` improves downwards (`min`) or upwards, as Keras'
+    `EarlyStopping(mode="auto")` decides it."""
+    return "min" if "loss" in monitor or "error" in monitor else "max"
+
+
+def _training_callbacks(task, config) -> list[keras.callbacks.Callback]:
+    """What every trained network of a run gets: the stop on a non-finite
+    loss, the weight average's swap (`train.ema_momentum`) and early stopping
+    with the best weights restored (when a metric is monitored with a
+    patience)."""
+    train_cfg = config.train
+    cbs: list[keras.callbacks.Callback] = [StopOnNonFinite()]
+    if train_cfg.ema_momentum is not None:
+        # Validation, checkpoints and early stopping see the averaged
+        # weights: swapped in at every epoch end, before the checkpoint and
+        # EarlyStopping, whose best weights (restored when fit ends) are
+        # then averaged ones.
+        cbs.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+    monitor = _monitor(task, train_cfg)
+    if monitor and train_cfg.early_stopping_patience:
+        cbs.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                patience=train_cfg.early_stopping_patience,
+                restore_best_weights=True,
+            )
+        )
+    return cbs
 
 
 def _log_result(report: dict, log: Callable[[str], None]) -> None:
@@ -487,31 +596,24 @@ def _callbacks(
     task: Task, config, data: Prepared, run_path: Path, ckpt: Path
 ) -> list[keras.callbacks.Callback]:
     """The run's callbacks, in the order they must run (the backup of the
-    training state is added last by `_run`)."""
-    train_cfg = config.train
-    cbs = [StopOnNonFinite(), *task.monitor_callbacks(config, data, run_path / "logs")]
-    if train_cfg.ema_momentum is not None:
-        # Validation, checkpoints and early stopping see the averaged
-        # weights: swapped in at every epoch end, before the checkpoint and
-        # EarlyStopping, whose best weights (restored when fit ends) are
-        # then averaged ones.
-        cbs.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+    training state is added last by `_run`): `_training_callbacks` with
+    TensorBoard after the first and the best-weights checkpoint before early
+    stopping."""
+    cbs = _training_callbacks(task, config)
+    stopping = [cb for cb in cbs if isinstance(cb, keras.callbacks.EarlyStopping)]
+    first, *before = [cb for cb in cbs if cb not in stopping]
     ckpt.parent.mkdir(parents=True, exist_ok=True)
-    monitor = task.monitor and (train_cfg.monitor or task.monitor)
-    cbs.append(
-        backup_lib.AtomicModelCheckpoint(
-            ckpt, monitor=monitor or "loss", save_best_only=monitor is not None
-        )
+    monitor = _monitor(task, config.train)
+    checkpoint = backup_lib.AtomicModelCheckpoint(
+        ckpt, monitor=monitor or "loss", save_best_only=monitor is not None
     )
-    if monitor and train_cfg.early_stopping_patience:
-        cbs.append(
-            keras.callbacks.EarlyStopping(
-                monitor=monitor,
-                patience=train_cfg.early_stopping_patience,
-                restore_best_weights=True,
-            )
-        )
-    return cbs
+    return [
+        first,
+        *task.monitor_callbacks(config, data, run_path / "logs"),
+        *before,
+        checkpoint,
+        *stopping,
+    ]
 
 
 def _report(

@@ -188,6 +188,13 @@ class SupervisedTrainConfig(TrainConfig):
             Under a distribution strategy other than `default` both are
             left at Keras' defaults (1 and false): the multi-worker step
             patch (`xent.distribute.prepare_model`) is written for those.
+        ensemble: Networks trained, one after another, from different
+            initial weights and data orders (seeds `seed`, `seed + 1`, ...),
+            each with its own early stopping; the evaluation and the
+            export use the mean of their logits (a deep ensemble,
+            Lakshminarayanan et al. 2017; `SupervisedTask.combine`). 1
+            trains one network. Training takes about `ensemble` times as
+            long.
     """
 
     learning_rate: float = 1e-3
@@ -197,6 +204,7 @@ class SupervisedTrainConfig(TrainConfig):
     optimizer: Literal["adam", "lazy_adam"] = "adam"
     schedule: Literal["constant", "warmup_cosine"] = "constant"
     warmup_fraction: float = 0.05
+    ensemble: int = 1
 
     def __post_init__(self):
         super().__post_init__()
@@ -207,11 +215,12 @@ class SupervisedTrainConfig(TrainConfig):
                 "Invalid value for train.learning_rate. Expected a number > 0. "
                 f"Received: {self.learning_rate!r}"
             )
-        if self.steps_per_execution < 1:
-            raise ValueError(
-                "Invalid value for train.steps_per_execution. Expected an "
-                f"integer >= 1. Received: {self.steps_per_execution!r}"
-            )
+        for key in ("steps_per_execution", "ensemble"):
+            if getattr(self, key) < 1:
+                raise ValueError(
+                    f"Invalid value for train.{key}. Expected an integer >= 1. "
+                    f"Received: {getattr(self, key)!r}"
+                )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,8 +3,10 @@
 Each trial is an ordinary run (`xent.runner.run`) of the task's config with
 the trial's settings applied as `--set` overrides, scored by the best value
 of the monitored validation metric (`train.monitor`, else the task's) in its
-training history: the test split is never read to choose. The best settings
-are then trained once more, tested once and exported.
+training history: the test split is never read to choose. A trial trains one
+network (`train.ensemble` is 1 in trials, and cannot be searched); the best
+settings are then trained once more, with the configured ensemble, tested
+once and exported.
 
     <tune dir>/                 default runs/tune-<task>-<timestamp>
         study.db                Optuna's storage: the search resumes from it
@@ -69,6 +71,7 @@ __all__ = [
     "default_space_path",
     "direction",
     "load_space",
+    "one_network",
     "override",
     "parse_space",
     "recover_interrupted",
@@ -86,6 +89,7 @@ TRIALS_DIR = "trials"
 TRIALS_FILE = "trials.json"
 BEST_FILE = "best.yaml"
 FINAL_DIR = "final"
+ENSEMBLE_KEY = "train.ensemble"
 # Trial user attributes.
 RUN_DIR = "run_dir"
 """The trial's run directory, relative to the tune directory."""
@@ -658,6 +662,12 @@ def tune(
         )
     dims = load_space(space_path, task.config_class, base)
     searched = {dim.key for dim in dims}
+    if ENSEMBLE_KEY in searched:
+        raise config_lib.ConfigError(
+            f"`{ENSEMBLE_KEY}` cannot be searched ({space_path}): a trial is "
+            "scored by one network's validation metric; the final run trains "
+            "the configured ensemble"
+        )
     for item in overrides:
         key = item.partition("=")[0].strip()
         if key in searched:
@@ -679,11 +689,13 @@ def tune(
         # it replaces.
         rel = trial.user_attrs.get(RUN_DIR) or f"{TRIALS_DIR}/{trial.number}"
         trial.set_user_attr(RUN_DIR, rel)
-        config = config_lib.load_config(
-            task.config_class,
-            task.defaults,
-            user_config,
-            [*overrides, *_overrides(values)],
+        config = one_network(
+            config_lib.load_config(
+                task.config_class,
+                task.defaults,
+                user_config,
+                [*overrides, *_overrides(values)],
+            )
         )
         keras.backend.clear_session()
         start = time.perf_counter()
@@ -803,6 +815,15 @@ def tune(
         best_config=best_path,
         final=dataclasses.replace(final, report=report),
     )
+
+
+def one_network(config):
+    """`config` with `train.ensemble` 1 (where it has the key): what a trial
+    trains."""
+    train = config.train
+    if getattr(train, "ensemble", 1) == 1:
+        return config
+    return dataclasses.replace(config, train=dataclasses.replace(train, ensemble=1))
 
 
 def _best_yaml(

@@ -447,3 +447,19 @@ def test_the_page_says_what_the_nearest_neighbour_head_does():
     )
     assert "Not used" in page and "(1.7679 nats)" in page
     assert "Nearest-neighbour head" not in render_html({"task": "binary"}, {})
+
+
+def test_the_page_lists_the_networks_of_an_ensemble():
+    from xent.report import render_html
+
+    members = [
+        {"seed": 0, "epochs_run": 6, "best_validation": {"val_auc": 0.95954}},
+        {"seed": 1, "epochs_run": 8, "best_validation": {"val_auc": 0.9578}},
+    ]
+    report = {"task": "ctr", "training": {"ensemble": {"members": members}}}
+    page = render_html(report, {})
+    assert "<h2>Ensemble</h2>" in page
+    assert "ensemble of 2 networks" in page
+    assert "<th>best val_auc</th>" in page
+    assert "<tr><td>1</td><td>8</td><td>0.9578</td></tr>" in page
+    assert "<h2>Ensemble</h2>" not in render_html({"task": "ctr"}, {})

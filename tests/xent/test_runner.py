@@ -411,3 +411,114 @@ def test_the_same_seed_gives_the_same_ctr_metrics(tmp_path, monkeypatch):
     ]
     _same_training(*reports)
     assert 0.5 < reports[0]["metrics"]["test"]["auc"] < 1.0
+
+
+# ---- train.ensemble ------------------------------------------------------
+_ENSEMBLE = ["train.ensemble=3", "model.neighbors=false"]
+
+
+@pytest.fixture(scope="module")
+def ensemble_run(tmp_path_factory):
+    """A binary run of 3 members with its export: `(task, config, result)`."""
+    tmp = tmp_path_factory.mktemp("ensemble")
+    task, config = _binary(_ENSEMBLE)
+    return task, config, _quiet_run(task, config, tmp / "run", tmp / "saved")
+
+
+def _member_logits(task, config, run_dir: Path) -> tuple[np.ndarray, list]:
+    """Test labels and each member's test logits, from networks built anew
+    with the weights the run kept."""
+    data = task.build_inputs(config)
+    kept = [
+        run_dir / "checkpoints" / name
+        for name in ("best.weights.h5", "member1.weights.h5", "member2.weights.h5")
+    ]
+    logits = []
+    for path in kept:
+        model = task.build_model(config, data.features.train.feature_shape(), data)
+        model.load_weights(path)
+        y, z, _ = data.features.test.predict(model)
+        logits.append(np.asarray(z, "float64").reshape(-1))
+    return np.asarray(y).reshape(-1), logits
+
+
+def test_an_ensemble_averages_the_logits_of_members_from_further_seeds(
+    ensemble_run,
+):
+    from sklearn.metrics import log_loss
+    from sklearn.metrics import roc_auc_score
+
+    task, config, result = ensemble_run
+    members = result.report["training"]["ensemble"]["members"]
+    assert [m["seed"] for m in members] == [0, 1, 2]
+    assert all(1 <= m["epochs_run"] <= 30 for m in members)
+    assert all(m["best_validation"]["val_loss"] > 0.0 for m in members)
+    # The first member is the run's own network and history.
+    history = result.report["training"]["history"]
+    assert members[0]["epochs_run"] == result.report["training"]["epochs_run"]
+    assert members[0]["best_validation"]["val_loss"] == min(history["val_loss"])
+    assert result.report["training"]["network"] == "tabular"
+
+    y, logits = _member_logits(task, config, result.run_dir)
+    # Different seeds gave different networks ...
+    assert not np.allclose(logits[0], logits[1], atol=1e-3)
+    # ... and the test metrics are those of the mean of their logits.
+    mean = np.mean(logits, axis=0)
+    test = result.report["metrics"]["test"]
+    prob = 1.0 / (1.0 + np.exp(-mean))
+    assert test["auc"] == pytest.approx(roc_auc_score(y, mean), abs=1e-9)
+    assert test["log_loss"] == pytest.approx(log_loss(y, prob), rel=1e-5)
+    single = log_loss(y, 1.0 / (1.0 + np.exp(-logits[0])))
+    assert test["log_loss"] != pytest.approx(single, rel=1e-5)
+
+
+def test_the_export_of_an_ensemble_serves_the_mean_of_its_logits(ensemble_run):
+    import tensorflow as tf
+
+    task, config, result = ensemble_run
+    y, logits = _member_logits(task, config, result.run_dir)
+    data = task.build_inputs(config)
+    raw = data.splits.test.arrays()[0]
+    served = tf.saved_model.load(str(result.export_path)).signatures["serving_default"]
+    feed = {k: tf.constant(v) for k, v in raw.items()}
+    prob = np.asarray(served(**feed)["probabilities"], "float64").reshape(-1)
+    want = 1.0 / (1.0 + np.exp(-np.mean(logits, axis=0)))
+    np.testing.assert_allclose(prob, want, rtol=1e-5, atol=1e-6)
+
+
+class _StopAtFit(_WithCallback):
+    """Raises KeyboardInterrupt when its `fit` is called the `at`-th time."""
+
+    def __init__(self, task, at):
+        super().__init__(task, keras.callbacks.Callback())
+        self.at = at
+
+    def fit(self, *args, **kwargs):
+        if self.fits + 1 == self.at:
+            raise KeyboardInterrupt
+        return super().fit(*args, **kwargs)
+
+
+def test_an_interrupted_ensemble_trains_only_the_members_it_had_not_kept(
+    ensemble_run, tmp_path
+):
+    task, config, reference = ensemble_run
+    # Stopped as the third member (the second of seed >= 1) starts training.
+    stopped = _StopAtFit(task, at=3)
+    with pytest.raises(KeyboardInterrupt):
+        _quiet_run(stopped, config, tmp_path / "run", tmp_path / "saved")
+    kept = tmp_path / "run" / "checkpoints"
+    assert (kept / "member1.weights.h5").is_file()
+    assert not (kept / "member2.weights.h5").exists()
+    assert not (tmp_path / "run" / runner.REPORT_FILE).exists()
+
+    # Started again: the first network resumes from its finished backup
+    # (no epoch to run), member 1 is loaded, member 2 is trained.
+    again = _WithCallback(task, keras.callbacks.Callback())
+    result = _quiet_run(again, config, tmp_path / "run", tmp_path / "saved")
+    assert again.fits == 2
+    assert result.report["metrics"] == reference.report["metrics"]
+    assert (
+        result.report["training"]["ensemble"]
+        == (reference.report["training"]["ensemble"])
+    )

@@ -53,6 +53,7 @@ def test_balanced_class_weights_are_inverse_frequencies():
         ({"learning_rate": 0.0}, "train.learning_rate"),
         ({"learning_rate": float("nan")}, "train.learning_rate"),
         ({"steps_per_execution": 0}, "train.steps_per_execution"),
+        ({"ensemble": 0}, "train.ensemble"),
         ({"ema_momentum": 1.0}, "train.ema_momentum"),
         ({"early_stopping_patience": -1}, "train.early_stopping_patience"),
     ],

@@ -311,6 +311,7 @@ def test_bad_arguments_are_one_line(tmp_path, capsys, args, needle):
         ("model.nope: {uniform: [0, 1]}\n", "Unknown config key `model.nope`"),
         ("model.dropout: {uniform: [1, 0]}\n", "`model.dropout`: uniform"),
         ("model.dropout: [0, 1\n", "Cannot parse"),
+        ("train.ensemble: {choice: [1, 2]}\n", "`train.ensemble` cannot be searched"),
     ],
 )
 def test_bad_space_files_are_one_line(tmp_path, capsys, text, needle):
@@ -341,7 +342,8 @@ train.learning_rate: {log_uniform: [1.0e-3, 3.0e-2]}
 model.dropout: {uniform: [0.0, 0.3]}
 model.hidden: {choice: [[], [8]]}
 """
-_BASE = ["train.epochs=2", "model.members=1"]
+# The final run trains an ensemble of two; trials train one network each.
+_BASE = ["train.epochs=2", "model.members=1", "train.ensemble=2"]
 
 
 def _rows(tune_dir: Path) -> list[dict]:
@@ -454,10 +456,16 @@ def test_final_model_is_the_best_trial_tested_and_exported(search):
     complete = [r for r in steps["three"] if r["state"] == "COMPLETE"]
     best = min(complete, key=lambda r: r["value"])
     final = tune_dir / tune.FINAL_DIR
-    assert yaml.safe_load((final / "config.yaml").read_text()) == yaml.safe_load(
+    final_config = yaml.safe_load((final / "config.yaml").read_text())
+    trial_config = yaml.safe_load(
         (tune_dir / best["run_dir"] / "config.yaml").read_text()
     )
+    # The best trial's settings, with the ensemble the trials left out.
+    assert trial_config["train"].pop("ensemble") == 1
+    assert final_config["train"].pop("ensemble") == 2
+    assert final_config == trial_config
     report = json.loads((final / "report.json").read_text())
+    assert [m["seed"] for m in report["training"]["ensemble"]["members"]] == [0, 1]
     assert report["tuning"]["metric"] == "val_loss"
     assert report["tuning"]["best"]["trial"] == best["trial"]
     assert report["tuning"]["trials"] == steps["three"]
@@ -509,6 +517,7 @@ def test_a_complete_search_runs_nothing_more(search, capsys):
     assert {p: p.stat().st_mtime_ns for p in (tune_dir / "trials").rglob("*")} == before
     # Another config is not mixed into this study.
     capsys.readouterr()
-    other = [*args[:-4], "--set", "train.epochs=3", "--set", "model.members=1"]
+    other = [*args[: -2 * len(_BASE)], "--set", "train.epochs=3"]
+    other += ["--set", "model.members=1", "--set", "train.ensemble=2"]
     assert cli.main(other) == 2
     assert "`train.epochs`: 2 there, 3 now" in _error_line(capsys)
