@@ -64,6 +64,9 @@ def test_without_quiet_every_stage_prints_its_lines(tmp_path, monkeypatch, capsy
     for split in ("train", "validation", "test"):
         assert any(re.match(rf"  {split}: [\d,]+ rows in ", line) for line in lines)
     assert any(line.startswith("  logistic_regression: ") for line in lines)
+    # A click file trains an ensemble of four (`train.ensemble`).
+    for member in (2, 3, 4):
+        assert f"training ensemble member {member} of 4 ..." in lines
     # Not a terminal: Keras prints a line per epoch, no live bar.
     assert "\r" not in out and "\b" not in out
     assert any(line.startswith("ROC AUC") for line in _results(out))

@@ -414,7 +414,7 @@ def test_the_same_seed_gives_the_same_ctr_metrics(tmp_path, monkeypatch):
 
 
 # ---- train.ensemble ------------------------------------------------------
-_ENSEMBLE = ["train.ensemble=3", "model.neighbors=false"]
+_ENSEMBLE = ["train.ensemble=3", "model.neighbors=false", "train.batch_size=32"]
 
 
 @pytest.fixture(scope="module")
