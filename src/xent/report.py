@@ -471,6 +471,15 @@ def _ensemble_section(report: Mapping[str, Any]) -> str:
         "order), each with its own early stopping; the test metrics and the "
         "export use the mean of their logits."
     )
+    validation = _dict(
+        _dict(_dict(report.get("training")).get("ensemble")).get("validation")
+    )
+    for name, value in validation.items():
+        if _is_number(value):
+            text += (
+                f" On the validation split the ensemble's {_e(name)} is "
+                f"<strong>{_fmt(value)}</strong>."
+            )
     header = ["seed", "epochs", *(f"best {_e(k)}" for k in monitors)]
     return (
         f'<section><h2>Ensemble</h2><p class="note">{text}</p>'

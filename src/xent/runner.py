@@ -134,6 +134,11 @@ class Task(Protocol):
         members of `train.ensemble`; only called for tasks whose config has
         it)."""
 
+    def validation_logs(self, model: keras.Model, config, data: Prepared) -> dict:
+        """`model`'s validation metrics, named as training's `val_` logs
+        (the ensemble's, beside its members' best; only called for tasks
+        whose config has `train.ensemble`)."""
+
     def export_model(
         self,
         model: keras.Model,
@@ -383,6 +388,13 @@ def _run(
     )
     # The test evaluation and the export see the exported model: float32.
     precision_lib.compute_in_float32(model)
+    if ensemble is not None:
+        monitor = _monitor(task, config.train)
+        if monitor:
+            with dist.scope():
+                logs = task.validation_logs(model, config, data)
+            if monitor in logs:
+                ensemble["validation"] = {monitor: logs[monitor]}
     with shown.stage("evaluating on the test split"):
         outcome = task.evaluate_model(model, config, data, history)
     baselines = {}

@@ -188,6 +188,35 @@ class SupervisedTask:
             hparams=hparams(config),
         )
 
+    def validation_logs(self, model, config, data: Prepared) -> dict[str, float]:
+        """The validation metrics of `model` (e.g. an ensemble), as the
+        `val_` logs of training name them, with the run's loss and metrics.
+        Compiles `model` (without training it)."""
+        from xent import callbacks as callbacks_lib
+
+        cfg = config.train
+        loss = self.build_losses(config, data)
+        model.compile(
+            loss=loss,
+            metrics=[
+                callbacks_lib.build_data_loss_metric(loss),
+                *self.build_metrics(config, data),
+            ],
+        )
+        val = data.features.validation.validation_data(
+            lambda labels: self.build_targets(config, labels, data),
+            cfg.batch_size,
+            cfg.seed,
+            cfg.strategy != "default",
+        )
+        if isinstance(val, tuple):
+            logs = model.evaluate(
+                *val, batch_size=cfg.batch_size, verbose=0, return_dict=True
+            )
+        else:
+            logs = model.evaluate(val, verbose=0, return_dict=True)
+        return {f"val_{name}": float(value) for name, value in logs.items()}
+
     def fit(
         self, model, config, data: Prepared, callbacks, verbose, initial_epoch=0
     ) -> dict:

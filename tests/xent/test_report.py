@@ -456,8 +456,10 @@ def test_the_page_lists_the_networks_of_an_ensemble():
         {"seed": 0, "epochs_run": 6, "best_validation": {"val_auc": 0.95954}},
         {"seed": 1, "epochs_run": 8, "best_validation": {"val_auc": 0.9578}},
     ]
-    report = {"task": "ctr", "training": {"ensemble": {"members": members}}}
+    ensemble = {"members": members, "validation": {"val_auc": 0.96081}}
+    report = {"task": "ctr", "training": {"ensemble": ensemble}}
     page = render_html(report, {})
+    assert "the ensemble's val_auc is <strong>0.9608</strong>" in page
     assert "<h2>Ensemble</h2>" in page
     assert "ensemble of 2 networks" in page
     assert "<th>best val_auc</th>" in page

@@ -425,8 +425,10 @@ def ensemble_run(tmp_path_factory):
     return task, config, _quiet_run(task, config, tmp / "run", tmp / "saved")
 
 
-def _member_logits(task, config, run_dir: Path) -> tuple[np.ndarray, list]:
-    """Test labels and each member's test logits, from networks built anew
+def _member_logits(
+    task, config, run_dir: Path, split: str = "test"
+) -> tuple[np.ndarray, list]:
+    """Labels and each member's logits on `split`, from networks built anew
     with the weights the run kept."""
     data = task.build_inputs(config)
     kept = [
@@ -437,7 +439,7 @@ def _member_logits(task, config, run_dir: Path) -> tuple[np.ndarray, list]:
     for path in kept:
         model = task.build_model(config, data.features.train.feature_shape(), data)
         model.load_weights(path)
-        y, z, _ = data.features.test.predict(model)
+        y, z, _ = getattr(data.features, split).predict(model)
         logits.append(np.asarray(z, "float64").reshape(-1))
     return np.asarray(y).reshape(-1), logits
 
@@ -460,6 +462,12 @@ def test_an_ensemble_averages_the_logits_of_members_from_further_seeds(
     assert result.report["training"]["network"] == "tabular"
 
     y, logits = _member_logits(task, config, result.run_dir)
+    # The ensemble's own validation loss: that of the mean of the logits.
+    y_val, val_logits = _member_logits(task, config, result.run_dir, "validation")
+    mean_val = np.mean(val_logits, axis=0)
+    want = log_loss(y_val, 1.0 / (1.0 + np.exp(-mean_val)))
+    got = result.report["training"]["ensemble"]["validation"]["val_loss"]
+    assert got == pytest.approx(want, rel=1e-4)
     # Different seeds gave different networks ...
     assert not np.allclose(logits[0], logits[1], atol=1e-3)
     # ... and the test metrics are those of the mean of their logits.
