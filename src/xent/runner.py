@@ -31,10 +31,14 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 from typing import Protocol
 
 import keras
@@ -55,6 +59,8 @@ __all__ = [
     "StopOnNonFinite",
     "Task",
     "TrainingDivergedError",
+    "best_value",
+    "direction",
     "hparams",
     "make_run_dir",
     "run_key",
@@ -552,8 +558,7 @@ def _member_summary(task, config, history: dict) -> dict:
     summary = {"epochs_run": len(next(iter(history.values()), []))}
     monitor = _monitor(task, config.train)
     if monitor and history.get(monitor):
-        values = [float(v) for v in history[monitor]]
-        best = min(values) if _mode(monitor) == "min" else max(values)
+        best = best_value(history, monitor, direction(monitor))
         summary["best_validation"] = {monitor: best}
     return summary
 
@@ -563,25 +568,56 @@ def _monitor(task, train_cfg) -> str | None:
     return task.monitor and (train_cfg.monitor or task.monitor)
 
 
-def _mode(monitor: str) -> str:
-    """Whether `monitor` improves downwards (`min`) or upwards, as Keras'
-    `EarlyStopping(mode="auto")` decides it."""
-    return "min" if "loss" in monitor or "error" in monitor else "max"
+def direction(metric: str) -> Literal["minimize", "maximize"]:
+    """Whether a metric is minimized (a loss or entropy) or maximized.
+
+    >>> direction("val_loss"), direction("val_auc")
+    ('minimize', 'maximize')
+    """
+    name = metric.lower()
+    return "minimize" if "loss" in name or "entropy" in name else "maximize"
 
 
-def _training_callbacks(task, config) -> list[keras.callbacks.Callback]:
-    """What every trained network of a run gets: the stop on a non-finite
-    loss, the weight average's swap (`train.ema_momentum`) and early stopping
-    with the best weights restored (when a metric is monitored with a
-    patience)."""
+def best_value(history: Mapping[str, Sequence[float]], metric: str, goal: str) -> float:
+    """The best finite value of `metric` over the epochs of a training history.
+
+    Raises:
+        ConfigError: If the history has no such metric (names the ones it has).
+        TrainingDivergedError: If no epoch has a finite value (the search
+            counts the trial as failed and goes on).
+    """
+    if metric not in history:
+        raise config_lib.ConfigError(
+            f"The training history has no `{metric}` to tune on (train.monitor); "
+            f"it has {sorted(history)}"
+        )
+    values = [float(v) for v in history[metric] if v is not None]
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        raise TrainingDivergedError(
+            f"`{metric}` has no finite value in the training history"
+        )
+    return min(finite) if goal == "minimize" else max(finite)
+
+
+def _training_callbacks(
+    task, config, monitoring=(), checkpoint=None
+) -> list[keras.callbacks.Callback]:
+    """What every trained network of a run gets, in the order they must run:
+    the stop on a non-finite loss, the `monitoring` callbacks (TensorBoard),
+    the weight average's swap (`train.ema_momentum`), the `checkpoint`, and
+    early stopping with the best weights restored (when a metric is
+    monitored with a patience)."""
     train_cfg = config.train
-    cbs: list[keras.callbacks.Callback] = [StopOnNonFinite()]
+    cbs: list[keras.callbacks.Callback] = [StopOnNonFinite(), *monitoring]
     if train_cfg.ema_momentum is not None:
         # Validation, checkpoints and early stopping see the averaged
         # weights: swapped in at every epoch end, before the checkpoint and
         # EarlyStopping, whose best weights (restored when fit ends) are
         # then averaged ones.
         cbs.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+    if checkpoint is not None:
+        cbs.append(checkpoint)
     monitor = _monitor(task, train_cfg)
     if monitor and train_cfg.early_stopping_patience:
         cbs.append(
@@ -607,25 +643,19 @@ def _log_result(report: dict, log: Callable[[str], None]) -> None:
 def _callbacks(
     task: Task, config, data: Prepared, run_path: Path, ckpt: Path
 ) -> list[keras.callbacks.Callback]:
-    """The run's callbacks, in the order they must run (the backup of the
-    training state is added last by `_run`): `_training_callbacks` with
-    TensorBoard after the first and the best-weights checkpoint before early
-    stopping."""
-    cbs = _training_callbacks(task, config)
-    stopping = [cb for cb in cbs if isinstance(cb, keras.callbacks.EarlyStopping)]
-    first, *before = [cb for cb in cbs if cb not in stopping]
+    """The run's callbacks (`_training_callbacks` with TensorBoard and the
+    best-weights checkpoint; the backup of the training state is added last
+    by `_run`)."""
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     monitor = _monitor(task, config.train)
-    checkpoint = backup_lib.AtomicModelCheckpoint(
-        ckpt, monitor=monitor or "loss", save_best_only=monitor is not None
+    return _training_callbacks(
+        task,
+        config,
+        monitoring=task.monitor_callbacks(config, data, run_path / "logs"),
+        checkpoint=backup_lib.AtomicModelCheckpoint(
+            ckpt, monitor=monitor or "loss", save_best_only=monitor is not None
+        ),
     )
-    return [
-        first,
-        *task.monitor_callbacks(config, data, run_path / "logs"),
-        *before,
-        checkpoint,
-        *stopping,
-    ]
 
 
 def _report(

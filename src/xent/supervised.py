@@ -157,25 +157,42 @@ class SupervisedTask:
         return dataclasses.replace(data, features=features)
 
     def create_model(self, config, data: Prepared) -> keras.Model:
-        from xent import callbacks as callbacks_lib
-
         model = self.build_model(config, data.features.train.feature_shape(), data)
         train = config.train
         single = train.strategy == "default"
-        loss = self.build_losses(config, data)
         model.compile(
             optimizer=build_optimizer(train, _steps_per_epoch(data, train.batch_size)),
-            loss=loss,
-            # `data_loss`: the loss without regularization penalties, so that
-            # `loss_gap` compares it with the built-in on the same batches.
-            metrics=[
-                callbacks_lib.build_data_loss_metric(loss),
-                *self.build_metrics(config, data),
-            ],
+            **self._loss_and_metrics(config, data),
             steps_per_execution=train.steps_per_execution if single else 1,
             jit_compile=train.jit_compile if single else False,
         )
         return model
+
+    def _loss_and_metrics(self, config, data: Prepared) -> dict:
+        """`compile`'s `loss` and `metrics` of every network the run trains
+        or validates."""
+        from xent import callbacks as callbacks_lib
+
+        loss = self.build_losses(config, data)
+        # `data_loss`: the loss without regularization penalties, so that
+        # `loss_gap` compares it with the built-in on the same batches.
+        metrics = [
+            callbacks_lib.build_data_loss_metric(loss),
+            *self.build_metrics(config, data),
+        ]
+        return {"loss": loss, "metrics": metrics}
+
+    def _validation_data(self, config, data: Prepared):
+        """The validation split as `fit` and `evaluate` take it: `(x, y)`
+        arrays (batched by `train.batch_size`) or a batched dataset."""
+        cfg = config.train
+        val = data.features.validation.validation_data(
+            lambda labels: self.build_targets(config, labels, data),
+            cfg.batch_size,
+            cfg.seed,
+            cfg.strategy != "default",
+        )
+        return val
 
     def monitor_callbacks(self, config, data: Prepared, log_dir: Path) -> list:
         from xent import callbacks as callbacks_lib
@@ -192,26 +209,12 @@ class SupervisedTask:
         """The validation metrics of `model` (e.g. an ensemble), as the
         `val_` logs of training name them, with the run's loss and metrics.
         Compiles `model` (without training it)."""
-        from xent import callbacks as callbacks_lib
-
-        cfg = config.train
-        loss = self.build_losses(config, data)
-        model.compile(
-            loss=loss,
-            metrics=[
-                callbacks_lib.build_data_loss_metric(loss),
-                *self.build_metrics(config, data),
-            ],
-        )
-        val = data.features.validation.validation_data(
-            lambda labels: self.build_targets(config, labels, data),
-            cfg.batch_size,
-            cfg.seed,
-            cfg.strategy != "default",
-        )
+        model.compile(**self._loss_and_metrics(config, data))
+        val = self._validation_data(config, data)
         if isinstance(val, tuple):
+            batch_size = config.train.batch_size
             logs = model.evaluate(
-                *val, batch_size=cfg.batch_size, verbose=0, return_dict=True
+                *val, batch_size=batch_size, verbose=0, return_dict=True
             )
         else:
             logs = model.evaluate(val, verbose=0, return_dict=True)
@@ -221,14 +224,14 @@ class SupervisedTask:
         self, model, config, data: Prepared, callbacks, verbose, initial_epoch=0
     ) -> dict:
         cfg = config.train
-        train, val = data.features.train, data.features.validation
+        train = data.features.train
         distributed = cfg.strategy != "default"
 
         def targets(labels):
             return self.build_targets(config, labels, data)
 
         train_data = train.training_data(targets, cfg.batch_size, cfg.seed, distributed)
-        val_data = val.validation_data(targets, cfg.batch_size, cfg.seed, distributed)
+        val_data = self._validation_data(config, data)
         sizes = even_batches(train.rows, cfg.batch_size, model.steps_per_execution)
         if sizes is not None:
             train_data = train_data.rebatch(sizes)

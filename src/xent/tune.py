@@ -66,10 +66,8 @@ __all__ = [
     "Dimension",
     "TrialRow",
     "TuneResult",
-    "best_value",
     "default_params",
     "default_space_path",
-    "direction",
     "load_space",
     "one_network",
     "override",
@@ -432,38 +430,6 @@ def _overrides(values: Mapping[str, Any]) -> list[str]:
 # --------------------------------------------------------------------------
 
 
-def direction(metric: str) -> Literal["minimize", "maximize"]:
-    """Whether a metric is minimized (a loss or entropy) or maximized.
-
-    >>> direction("val_loss"), direction("val_auc")
-    ('minimize', 'maximize')
-    """
-    name = metric.lower()
-    return "minimize" if "loss" in name or "entropy" in name else "maximize"
-
-
-def best_value(history: Mapping[str, Sequence[float]], metric: str, goal: str) -> float:
-    """The best finite value of `metric` over the epochs of a training history.
-
-    Raises:
-        ConfigError: If the history has no such metric (names the ones it has).
-        TrainingDivergedError: If no epoch has a finite value (the search
-            counts the trial as failed and goes on).
-    """
-    if metric not in history:
-        raise config_lib.ConfigError(
-            f"The training history has no `{metric}` to tune on (train.monitor); "
-            f"it has {sorted(history)}"
-        )
-    values = [float(v) for v in history[metric] if v is not None]
-    finite = [v for v in values if math.isfinite(v)]
-    if not finite:
-        raise runner.TrainingDivergedError(
-            f"`{metric}` has no finite value in the training history"
-        )
-    return min(finite) if goal == "minimize" else max(finite)
-
-
 # --------------------------------------------------------------------------
 # The study.
 # --------------------------------------------------------------------------
@@ -653,7 +619,7 @@ def tune(
             "xent tune runs its trials in one process: train.strategy="
             "multi_worker is not supported (default or mirrored are)"
         )
-    goal = direction(metric)
+    goal = runner.direction(metric)
     space_path = Path(space) if space is not None else default_space_path(task)
     if space is None and not space_path.is_file():
         raise config_lib.ConfigError(
@@ -714,7 +680,7 @@ def tune(
         except KeyboardInterrupt:
             trial.set_user_attr(INTERRUPTED, True)
             raise
-        value = best_value(result.report["training"]["history"], metric, goal)
+        value = runner.best_value(result.report["training"]["history"], metric, goal)
         shown = ", ".join(f"{k}={_text(v)}" for k, v in values.items())
         log(
             f"trial {trial.number}: {metric} {value:.6g} in "

@@ -111,6 +111,30 @@ def test_write_atomic_gives_the_mode_of_a_plain_open(tmp_path):
     assert modes["atomic.txt"] == modes["w.weights.h5"] == modes["plain.txt"]
 
 
+@pytest.mark.parametrize(
+    "metric, expected",
+    [
+        ("val_loss", "minimize"),
+        ("val_data_loss", "minimize"),
+        ("val_cross_entropy", "minimize"),
+        ("val_auc", "maximize"),
+        ("val_accuracy", "maximize"),
+    ],
+)
+def test_direction(metric, expected):
+    assert runner.direction(metric) == expected
+
+
+def test_best_value_is_the_best_finite_epoch():
+    history = {"val_loss": [0.5, 0.3, float("nan"), 0.4], "val_auc": [0.9, 0.95, 0.93]}
+    assert runner.best_value(history, "val_loss", "minimize") == 0.3
+    assert runner.best_value(history, "val_auc", "maximize") == 0.95
+    with pytest.raises(config_lib.ConfigError, match="no `val_accuracy`.*val_auc"):
+        runner.best_value(history, "val_accuracy", "maximize")
+    with pytest.raises(runner.TrainingDivergedError, match="no finite value"):
+        runner.best_value({"val_loss": [float("nan")]}, "val_loss", "minimize")
+
+
 def test_hparams_flatten_the_config():
     from xent.pipelines.classification import ClassifierConfig
 

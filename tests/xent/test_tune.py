@@ -13,7 +13,6 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from xent import cli
 from xent import config as config_lib
-from xent import runner
 from xent import tune
 from xent.callbacks import read_event_tags
 from xent.pipelines import TASKS
@@ -173,30 +172,6 @@ def test_suggest_and_settings_decode_the_choices():
 # --------------------------------------------------------------------------
 # Scoring.
 # --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "metric, expected",
-    [
-        ("val_loss", "minimize"),
-        ("val_data_loss", "minimize"),
-        ("val_cross_entropy", "minimize"),
-        ("val_auc", "maximize"),
-        ("val_accuracy", "maximize"),
-    ],
-)
-def test_direction(metric, expected):
-    assert tune.direction(metric) == expected
-
-
-def test_best_value_is_the_best_finite_epoch():
-    history = {"val_loss": [0.5, 0.3, float("nan"), 0.4], "val_auc": [0.9, 0.95, 0.93]}
-    assert tune.best_value(history, "val_loss", "minimize") == 0.3
-    assert tune.best_value(history, "val_auc", "maximize") == 0.95
-    with pytest.raises(config_lib.ConfigError, match="no `val_accuracy`.*val_auc"):
-        tune.best_value(history, "val_accuracy", "maximize")
-    with pytest.raises(runner.TrainingDivergedError, match="no finite value"):
-        tune.best_value({"val_loss": [float("nan")]}, "val_loss", "minimize")
 
 
 def test_render_table_marks_the_best_trial():
