@@ -446,6 +446,34 @@ def _neighbor_section(report: Mapping[str, Any]) -> str:
     )
 
 
+def _refit_section(report: Mapping[str, Any]) -> str:
+    """`train.refit` (`training.refit`): the rows and epochs each network
+    was trained again with."""
+    refit = _dict(_dict(report.get("training")).get("refit"))
+    networks = refit.get("networks")
+    if not isinstance(networks, list) or not networks:
+        return ""
+    networks = [_dict(n) for n in networks]
+    rows = [
+        [f"<td>{_fmt(n.get('seed'))}</td>", f"<td>{_fmt(n.get('epochs'))}</td>"]
+        for n in networks
+    ]
+    text = (
+        f"After training, each network was trained again from its seed on the "
+        f"training and validation rows together ({_fmt(refit.get('rows'))} "
+        "rows), for the epochs at which its validation metric was best. The "
+        "test metrics and the export are those networks'. The validation "
+        "figures, and a nearest-neighbour head's choices, are those of the "
+        "networks trained without the validation rows (CTR Platt scaling is "
+        "fitted on the refit networks' own validation logits); the baselines "
+        "learn from the same rows as the refit networks."
+    )
+    return (
+        f'<section><h2>Refit on training and validation rows</h2><p class="note">'
+        f"{text}</p>{_table(['seed', 'epochs'], rows)}</section>"
+    )
+
+
 def _ensemble_section(report: Mapping[str, Any]) -> str:
     """The networks of `train.ensemble` (`training.ensemble`): seed, epochs
     and best validation value of each."""
@@ -891,6 +919,7 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
             _metrics_section(report),
             _neighbor_section(report),
             _ensemble_section(report),
+            _refit_section(report),
             _cross_entropy_section(report),
             _images_section(images),
             _per_class_section(report),

@@ -131,7 +131,12 @@ class Task(Protocol):
 
     def evaluate_model(
         self, model: keras.Model, config, data: Prepared, history: dict
-    ) -> Evaluation: ...
+    ) -> Evaluation:
+        """Test metrics and plots of `model`. After `train.refit` the runner
+        also passes `validated=`, the networks trained without the
+        validation rows, for the steps that must be fitted on held-out
+        validation predictions (only for tasks whose config has
+        `train.refit`)."""
 
     def baselines(self, config, data: Prepared) -> dict: ...
 
@@ -401,18 +406,38 @@ def _run(
                 logs = task.validation_logs(model, config, data)
             if monitor in logs:
                 ensemble["validation"] = {monitor: logs[monitor]}
+    refit = None
+    # The networks whose validation predictions were held out: what the
+    # steps that need held-out validation predictions (the tabular
+    # nearest-neighbour head) are fitted on.
+    held_out = {}
+    baseline_data = data
+    if getattr(train_cfg, "refit", False):
+        networks = (
+            ensemble["members"]
+            if ensemble is not None
+            else [{"seed": train_cfg.seed, **_member_summary(task, config, history)}]
+        )
+        held_out = {"validated": model}
+        model, baseline_data, refit = _refit(
+            task, config, data, dist, run_path, precision, verbose, networks
+        )
+        precision_lib.compute_in_float32(model)
     with shown.stage("evaluating on the test split"):
-        outcome = task.evaluate_model(model, config, data, history)
+        outcome = task.evaluate_model(model, config, data, history, **held_out)
     baselines = {}
     if dist.is_chief:
         with shown.stage("fitting the baselines"):
-            baselines = task.baselines(config, data)
+            # After a refit the baselines learn from the same rows.
+            baselines = task.baselines(config, baseline_data)
     report = _report(
         task, config, data, dist, model, run_path, history, outcome, baselines
     )
     report["training"]["precision"] = precision.as_dict()
     if ensemble is not None:
         report["training"]["ensemble"] = ensemble
+    if refit is not None:
+        report["training"]["refit"] = refit
 
     export_path = None
     if export:
@@ -554,13 +579,77 @@ def _train_members(
 
 
 def _member_summary(task, config, history: dict) -> dict:
-    """Epochs run and the best value of the monitored validation metric."""
+    """Epochs run, and the best value of the monitored validation metric
+    with the epoch (from 1) that first reached it."""
     summary = {"epochs_run": len(next(iter(history.values()), []))}
     monitor = _monitor(task, config.train)
     if monitor and history.get(monitor):
         best = best_value(history, monitor, direction(monitor))
         summary["best_validation"] = {monitor: best}
+        summary["best_epoch"] = 1 + [float(v) for v in history[monitor]].index(best)
     return summary
+
+
+def _refit(
+    task, config, data: Prepared, dist, run_path: Path, precision, verbose, networks
+) -> tuple[keras.Model, Prepared, dict]:
+    """`train.refit`: each of the run's `networks` (their `seed`, and
+    `best_epoch` or `epochs_run` from `_member_summary`) trained again from
+    its seed on the training and validation rows together, for that many
+    epochs, without early stopping.
+
+    Returns `(model, data, summary)`: the new network (their `task.combine`
+    for an ensemble), the run's data with those rows as its training split
+    (`Split.joined`), and `{"rows", "networks": [{"seed", "epochs"}]}` for
+    the report (the baselines' data joined likewise,
+    `BaselineData.joined`). Each trained network's weights are kept in
+    `checkpoints/refit<i>.weights.h5`, so a resumed run trains only the
+    ones it had not finished.
+    """
+    features = data.features
+    train = features.train.joined(features.validation)
+    joined = dataclasses.replace(
+        data,
+        features=dataclasses.replace(features, train=train),
+        baseline=data.baseline and data.baseline.joined(),
+    )
+    shown = progress.current()
+    models, done = [], []
+    for i, network in enumerate(networks):
+        seed = network["seed"]
+        epochs = network.get("best_epoch") or network["epochs_run"]
+        cfg = dataclasses.replace(
+            config,
+            train=dataclasses.replace(
+                config.train, seed=seed, epochs=epochs, early_stopping_patience=None
+            ),
+        )
+        weights = run_path / "checkpoints" / f"refit{i}.weights.h5"
+        keras.utils.set_random_seed(seed)
+        with dist.scope(), precision_lib.training_policy(precision):
+            net = task.create_model(cfg, joined)
+        distribute_lib.prepare_model(net, dist)
+        if weights.is_file():
+            net.optimizer.build(net.trainable_variables)
+            net.load_weights(weights)
+        else:
+            with shown.stage(
+                f"refitting network {i + 1} of {len(networks)} on the training "
+                f"and validation rows ({epochs} epochs)"
+            ):
+                task.fit(
+                    net,
+                    cfg,
+                    joined,
+                    _training_callbacks(task, cfg),
+                    verbose,
+                    validate=False,
+                )
+            backup_lib.write_weights_atomic(net, weights)
+        models.append(net)
+        done.append({"seed": seed, "epochs": epochs})
+    model = models[0] if len(models) == 1 else task.combine(models)
+    return model, joined, {"rows": int(train.rows), "networks": done}
 
 
 def _monitor(task, train_cfg) -> str | None:

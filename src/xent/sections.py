@@ -195,6 +195,17 @@ class SupervisedTrainConfig(TrainConfig):
             Lakshminarayanan et al. 2017; `SupervisedTask.combine`). 1
             trains one network. Training takes about `ensemble` times as
             long.
+        refit: After training (early stopping and every choice made on the
+            validation split), train each network again from its seed on
+            the training and validation rows together, for the epochs at
+            which its validation metric was best (all its epochs without a
+            monitored metric), and evaluate and export those networks. The
+            report's validation figures are the first networks', and the
+            nearest-neighbour head is chosen on their held-out validation
+            predictions; CTR Platt scaling is fitted on the refit networks'
+            own validation logits (see `CTRTask.evaluate_model`). The
+            baselines learn from the same rows. More rows to learn from, at
+            the cost of a second, shorter training.
     """
 
     learning_rate: float = 1e-3
@@ -205,6 +216,7 @@ class SupervisedTrainConfig(TrainConfig):
     schedule: Literal["constant", "warmup_cosine"] = "constant"
     warmup_fraction: float = 0.05
     ensemble: int = 1
+    refit: bool = False
 
     def __post_init__(self):
         super().__post_init__()
@@ -214,6 +226,11 @@ class SupervisedTrainConfig(TrainConfig):
             raise ValueError(
                 "Invalid value for train.learning_rate. Expected a number > 0. "
                 f"Received: {self.learning_rate!r}"
+            )
+        if not isinstance(self.refit, bool):
+            raise ValueError(
+                "Invalid value for train.refit. Expected true or false. "
+                f"Received: {self.refit!r}"
             )
         for key in ("steps_per_execution", "ensemble"):
             if getattr(self, key) < 1:

@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 _PREDICT_BATCH = 4096
+_JOIN_SEED = 1  # The order in which a joined stream draws its two streams' batches.
 
 S = TypeVar("S")
 
@@ -135,6 +136,12 @@ class Split:
         rows, in order."""
         raise NotImplementedError
 
+    def joined(self, other: Split) -> Split:
+        """One split of this split's rows and `other`'s (of the same kind and
+        columns), e.g. training and validation rows for `train.refit`. Its
+        training data mixes the two (see the subclasses)."""
+        raise NotImplementedError
+
 
 @dataclasses.dataclass(frozen=True)
 class ArraySplit(Split):
@@ -188,6 +195,24 @@ class ArraySplit(Split):
     def predict(self, model, extra_column=None):
         extra = None if extra_column is None else np.asarray(self.x[extra_column])
         return np.asarray(self.y), predict_arrays(model, self.x), extra
+
+    def joined(self, other: ArraySplit) -> ArraySplit:
+        """The rows of both, this split's first (`training_data` shuffles
+        them together)."""
+
+        def join(a, b):
+            return np.concatenate([np.asarray(a), np.asarray(b)])
+
+        if isinstance(self.x, dict):
+            if set(self.x) != set(other.x):
+                raise ValueError(
+                    f"Cannot join splits with different columns: {sorted(self.x)} "
+                    f"and {sorted(other.x)}"
+                )
+            x = {k: join(v, other.x[k]) for k, v in self.x.items()}
+        else:
+            x = join(self.x, other.x)
+        return ArraySplit(x, join(self.y, other.y))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -288,6 +313,26 @@ class StreamSplit(Split):
                 extras.append(np.asarray(x[extra_column]))
         extra = np.concatenate(extras) if extras else None
         return np.concatenate(ys).reshape(-1), np.concatenate(outs), extra
+
+    def joined(self, other: StreamSplit) -> StreamSplit:
+        """The batches of both streams, drawn at random in proportion to
+        their rows (`tf.data.Dataset.sample_from_datasets`, seeded), so that
+        neither split's rows come last in an epoch; a cached join is also
+        reshuffled across batches every epoch (`reshuffle_cached`)."""
+        first, second = self.make, other.make
+        share = self.rows / max(self.rows + other.rows, 1)
+
+        def make():
+            import tensorflow as tf
+
+            return tf.data.Dataset.sample_from_datasets(
+                [first(), second()],
+                weights=[share, 1.0 - share],
+                seed=_JOIN_SEED,
+                stop_on_empty_dataset=False,
+            )
+
+        return StreamSplit(make, self.rows + other.rows, self.cache_bytes)
 
 
 def _own_buffers(dataset):
@@ -396,12 +441,29 @@ class BaselineData:
         y_train: Training class ids.
         x_test: Test features.
         y_test: Test class ids.
+        x_validation: Validation features, or None.
+        y_validation: Validation class ids, or None.
     """
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    x_validation: np.ndarray | None = None
+    y_validation: np.ndarray | None = None
+
+    def joined(self) -> BaselineData:
+        """The baselines' data with the validation rows among the training
+        rows (as the networks of `train.refit` learn); unchanged without
+        validation rows."""
+        if self.x_validation is None or self.y_validation is None:
+            return self
+        return BaselineData(
+            np.concatenate([self.x_train, self.x_validation]),
+            np.concatenate([self.y_train, self.y_validation]),
+            self.x_test,
+            self.y_test,
+        )
 
 
 @dataclasses.dataclass(frozen=True)

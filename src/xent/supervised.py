@@ -221,8 +221,18 @@ class SupervisedTask:
         return {f"val_{name}": float(value) for name, value in logs.items()}
 
     def fit(
-        self, model, config, data: Prepared, callbacks, verbose, initial_epoch=0
+        self,
+        model,
+        config,
+        data: Prepared,
+        callbacks,
+        verbose,
+        initial_epoch=0,
+        validate: bool = True,
     ) -> dict:
+        """`Task.fit`; `validate=False` trains without validation passes
+        (a `train.refit`, whose training rows include the validation
+        split's)."""
         cfg = config.train
         train = data.features.train
         distributed = cfg.strategy != "default"
@@ -231,7 +241,7 @@ class SupervisedTask:
             return self.build_targets(config, labels, data)
 
         train_data = train.training_data(targets, cfg.batch_size, cfg.seed, distributed)
-        val_data = self._validation_data(config, data)
+        val_data = self._validation_data(config, data) if validate else None
         sizes = even_batches(train.rows, cfg.batch_size, model.steps_per_execution)
         if sizes is not None:
             train_data = train_data.rebatch(sizes)
@@ -257,8 +267,15 @@ class SupervisedTask:
         )
         return history.history
 
-    def evaluate_model(self, model, config, data: Prepared, history) -> Evaluation:
-        fitted = self.fit_on_validation(model, config, data)
+    def evaluate_model(
+        self, model, config, data: Prepared, history, validated=None
+    ) -> Evaluation:
+        """`Task.evaluate_model`: the steps fitted on validation predictions
+        (`fit_on_validation`) see `validated` where given (`train.refit`),
+        and score `model`."""
+        fitted = self.fit_on_validation(
+            model if validated is None else validated, config, data
+        )
         scorer = self.scoring_model(model, config, data, fitted)
         y_test, prob = self.predict_test(scorer, data)
         return Evaluation(

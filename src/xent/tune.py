@@ -87,7 +87,8 @@ TRIALS_DIR = "trials"
 TRIALS_FILE = "trials.json"
 BEST_FILE = "best.yaml"
 FINAL_DIR = "final"
-ENSEMBLE_KEY = "train.ensemble"
+FINAL_ONLY_KEYS = ("train.ensemble", "train.refit")
+"""Keys only the final run uses: a trial trains one network, without refit."""
 # Trial user attributes.
 RUN_DIR = "run_dir"
 """The trial's run directory, relative to the tune directory."""
@@ -628,11 +629,11 @@ def tune(
         )
     dims = load_space(space_path, task.config_class, base)
     searched = {dim.key for dim in dims}
-    if ENSEMBLE_KEY in searched:
+    for key in set(FINAL_ONLY_KEYS) & searched:
         raise config_lib.ConfigError(
-            f"`{ENSEMBLE_KEY}` cannot be searched ({space_path}): a trial is "
-            "scored by one network's validation metric; the final run trains "
-            "the configured ensemble"
+            f"`{key}` cannot be searched ({space_path}): a trial is scored by "
+            "one network's validation metric (one network, no refit); the "
+            "final run trains with the configured value"
         )
     for item in overrides:
         key = item.partition("=")[0].strip()
@@ -784,12 +785,14 @@ def tune(
 
 
 def one_network(config):
-    """`config` with `train.ensemble` 1 (where it has the key): what a trial
-    trains."""
+    """`config` with `train.ensemble` 1 and `train.refit` off (where it has
+    the keys): what a trial trains, scored on its validation history."""
     train = config.train
-    if getattr(train, "ensemble", 1) == 1:
+    if getattr(train, "ensemble", 1) == 1 and not getattr(train, "refit", False):
         return config
-    return dataclasses.replace(config, train=dataclasses.replace(train, ensemble=1))
+    return dataclasses.replace(
+        config, train=dataclasses.replace(train, ensemble=1, refit=False)
+    )
 
 
 def _best_yaml(

@@ -147,6 +147,35 @@ def test_platt_scaling_is_fitted_on_validation_and_served(ctr_run, tmp_path):
         assert ours != pytest.approx(platt["log_loss_before"], rel=1e-5)
 
 
+def test_a_refit_ctr_run_calibrates_and_compares_on_its_own_rows(tmp_path, monkeypatch):
+    from xent import calibration as calibration_lib
+
+    monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))
+    task, config = load_task(
+        "ctr", [*SMALL, "data.synthetic.rows=6000", "train.refit=true"]
+    )
+    result = run_quietly(task, config, tmp_path, export=False)
+    report = result.report
+    data = task.build_inputs(config)
+    rows = data.features.train.rows + data.features.validation.rows
+    # No monitored metric on the synthetic log: the refit runs every epoch.
+    assert report["training"]["refit"] == {
+        "rows": rows,
+        "networks": [{"seed": 0, "epochs": config.train.epochs}],
+    }
+    # Platt scaling is fitted on the refit network's validation logits ...
+    refit = task.build_model(config, data.features.train.feature_shape(), data)
+    refit.load_weights(result.run_dir / "checkpoints" / "refit0.weights.h5")
+    y_val, z_val, _ = data.features.validation.predict(refit)
+    scale, shift = calibration_lib.fit_platt(z_val, y_val)
+    platt = report["metrics"]["test"]["platt_scaling"]
+    assert platt["scale"] == pytest.approx(scale, rel=1e-6)
+    assert platt["shift"] == pytest.approx(shift, rel=1e-6, abs=1e-9)
+    assert platt["fitted_on"] == "validation (rows the refit networks trained on)"
+    # ... and the baseline learns from the same rows as the refit network.
+    assert report["baseline"]["logistic_regression"]["train_rows"] == rows
+
+
 @pytest.mark.parametrize("kind", ["lr", "fm", "dcnv2"])
 def test_every_model_kind_trains(kind, tmp_path, monkeypatch):
     monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))

@@ -554,3 +554,134 @@ def test_an_interrupted_ensemble_trains_only_the_members_it_had_not_kept(
         result.report["training"]["ensemble"]
         == (reference.report["training"]["ensemble"])
     )
+
+
+# ---- train.refit ---------------------------------------------------------
+_REFIT = ["train.ensemble=2", "train.refit=true", *_ENSEMBLE[1:]]
+
+
+class _RecordingFits(_WithCallback):
+    """Records, for every `fit`: training rows, epochs, seed and `validate`."""
+
+    def __init__(self, task):
+        super().__init__(task, keras.callbacks.Callback())
+        self.calls = []
+
+    def fit(self, model, config, data, *args, **kwargs):
+        self.calls.append(
+            (
+                data.features.train.rows,
+                config.train.epochs,
+                config.train.seed,
+                kwargs.get("validate", True),
+            )
+        )
+        return super().fit(model, config, data, *args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def refit_run(tmp_path_factory):
+    """A binary run of 2 members, refit, with its export:
+    `(task, config, result, fits)`."""
+    tmp = tmp_path_factory.mktemp("refit")
+    task, config = _binary(_REFIT)
+    recording = _RecordingFits(task)
+    result = _quiet_run(recording, config, tmp / "run", tmp / "saved")
+    return task, config, result, recording.calls
+
+
+def _kept_logits(task, config, run_dir: Path, names, split="test"):
+    data = task.build_inputs(config)
+    logits = []
+    for name in names:
+        model = task.build_model(config, data.features.train.feature_shape(), data)
+        model.load_weights(run_dir / "checkpoints" / name)
+        y, z, _ = getattr(data.features, split).predict(model)
+        logits.append(np.asarray(z, "float64").reshape(-1))
+    return np.asarray(y).reshape(-1), logits
+
+
+def test_a_refit_trains_each_network_again_on_training_and_validation_rows(
+    refit_run,
+):
+    task, config, result, fits = refit_run
+    data = task.build_inputs(config)
+    n_train, n_val = data.features.train.rows, data.features.validation.rows
+    training = result.report["training"]
+    members = training["ensemble"]["members"]
+    history = training["history"]["val_loss"]
+    # The first network's best epoch is where its validation loss was least.
+    assert members[0]["best_epoch"] == 1 + int(np.argmin(history))
+    assert training["refit"] == {
+        "rows": n_train + n_val,
+        "networks": [{"seed": m["seed"], "epochs": m["best_epoch"]} for m in members],
+    }
+    # Two networks on the training rows with validation, then each again
+    # from its seed on both splits' rows, for its best epochs, without it.
+    full = config.train.epochs
+    assert fits == [
+        (n_train, full, 0, True),
+        (n_train, full, 1, True),
+        (n_train + n_val, members[0]["best_epoch"], 0, False),
+        (n_train + n_val, members[1]["best_epoch"], 1, False),
+    ]
+    # The validation figures are those of the networks trained without the
+    # validation rows.
+    for m in members:
+        assert m["best_validation"]["val_loss"] > 0.0
+
+
+def test_a_refit_is_what_is_tested_and_exported(refit_run):
+    import tensorflow as tf
+    from sklearn.metrics import log_loss
+    from sklearn.metrics import roc_auc_score
+
+    task, config, result, _ = refit_run
+    y, refit = _kept_logits(
+        task, config, result.run_dir, ["refit0.weights.h5", "refit1.weights.h5"]
+    )
+    _, validated = _kept_logits(
+        task, config, result.run_dir, ["best.weights.h5", "member1.weights.h5"]
+    )
+    # The refit networks are other networks than those validated ...
+    assert not np.allclose(refit[0], validated[0], atol=1e-3)
+    # ... and the test metrics are those of the mean of their logits.
+    mean = np.mean(refit, axis=0)
+    test = result.report["metrics"]["test"]
+    assert test["auc"] == pytest.approx(roc_auc_score(y, mean), abs=1e-9)
+    assert test["log_loss"] == pytest.approx(
+        log_loss(y, 1.0 / (1.0 + np.exp(-mean))), rel=1e-5
+    )
+    # The export serves them.
+    data = task.build_inputs(config)
+    raw = data.splits.test.arrays()[0]
+    served = tf.saved_model.load(str(result.export_path)).signatures["serving_default"]
+    prob = np.asarray(
+        served(**{k: tf.constant(v) for k, v in raw.items()})["probabilities"],
+        "float64",
+    ).reshape(-1)
+    np.testing.assert_allclose(prob, 1.0 / (1.0 + np.exp(-mean)), rtol=1e-5, atol=1e-6)
+    assert (
+        "Refit on training and validation rows"
+        in (result.run_dir / "report.html").read_text()
+    )
+
+
+def test_an_interrupted_refit_trains_only_the_networks_it_had_not_kept(
+    refit_run, tmp_path
+):
+    task, config, reference, _ = refit_run
+    # Stopped as the second refit (the fourth fit) starts.
+    with pytest.raises(KeyboardInterrupt):
+        _quiet_run(_StopAtFit(task, at=4), config, tmp_path / "run", tmp_path / "s")
+    kept = tmp_path / "run" / "checkpoints"
+    assert (kept / "refit0.weights.h5").is_file()
+    assert not (kept / "refit1.weights.h5").exists()
+
+    again = _WithCallback(task, keras.callbacks.Callback())
+    result = _quiet_run(again, config, tmp_path / "run", tmp_path / "s")
+    # The first network resumes from its finished backup (no epoch to run),
+    # member 1 and refit 0 are loaded, refit 1 is trained.
+    assert again.fits == 2
+    assert result.report["metrics"] == reference.report["metrics"]
+    assert result.report["training"]["refit"] == reference.report["training"]["refit"]

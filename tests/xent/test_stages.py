@@ -263,3 +263,90 @@ def test_a_cached_training_stream_logs_nothing(tmp_path):
     )
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
     assert "RefCount" not in proc.stderr
+
+
+def test_joined_splits_hold_both_splits_rows():
+    first_arrays, first_stream = _pair(10)
+    x = {"a": np.arange(10, 16, dtype="float32"), "b": _columns(6)["b"]}
+    y = np.ones(6, dtype="int64")
+
+    def make():
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+
+    for joined in (
+        first_arrays.joined(ArraySplit(x, y)),
+        first_stream.joined(StreamSplit(make, 6)),
+    ):
+        assert joined.rows == 16
+        got_x, got_y = joined.arrays()
+        order = np.argsort(got_x["a"])
+        np.testing.assert_array_equal(np.asarray(got_x["a"])[order], np.arange(16))
+        want_y = np.concatenate([np.arange(10) % 2, np.ones(6)])
+        np.testing.assert_array_equal(np.asarray(got_y)[order], want_y)
+
+
+def test_joined_arrays_of_images_and_mismatched_columns():
+    joined = ArraySplit(np.zeros((3, 2, 2)), np.zeros(3)).joined(
+        ArraySplit(np.ones((2, 2, 2)), np.ones(2))
+    )
+    assert joined.x.shape == (5, 2, 2) and joined.rows == 5
+    with pytest.raises(
+        ValueError, match=r"different columns: \['a', 'b'\] and \['a'\]"
+    ):
+        ArraySplit(_columns(3), np.zeros(3)).joined(
+            ArraySplit({"a": np.zeros(2)}, np.zeros(2))
+        )
+
+
+def test_a_joined_stream_mixes_its_streams_batches():
+    def stream(start, n):
+        x = {"a": np.arange(start, start + n, dtype="float32")}
+        y = np.zeros(n, dtype="int64")
+        return StreamSplit(
+            lambda: tf.data.Dataset.from_tensor_slices((x, y)).batch(10), n
+        )
+
+    joined = stream(0, 900).joined(stream(900, 100))
+    rows = _epoch(joined.make())
+    np.testing.assert_array_equal(np.sort(rows), np.arange(1000))
+    # The second stream's batches are drawn among the first's, not last:
+    # its 10 batches lie across the epoch's 100.
+    second = np.flatnonzero(rows[::10] >= 900)
+    assert len(second) == 10 and second[0] < 50 and second[-1] > 50
+    # The same order every time (a seeded draw).
+    np.testing.assert_array_equal(_epoch(joined.make()), rows)
+
+
+def test_a_joined_cached_stream_trains_on_every_row_once_per_epoch():
+    first, reads = _counted_stream(200)
+    second, second_reads = _counted_stream(50)
+    joined = first.joined(second)
+    assert joined.rows == 250 and joined.cached()
+    train = joined.training_data(None, 16, seed=3, distributed=False)
+    epochs = [_epoch(train) for _ in range(2)]
+    want = np.sort(np.concatenate([np.arange(200), np.arange(50)]))
+    for rows in epochs:
+        np.testing.assert_array_equal(np.sort(rows), want)
+    assert not np.array_equal(epochs[0], epochs[1])
+    # Both sources were read once, into the cache.
+    assert int(reads.numpy()) == 200 and int(second_reads.numpy()) == 50
+
+
+def test_baseline_data_joined_adds_the_validation_rows():
+    from xent.stages import BaselineData
+
+    data = BaselineData(
+        np.zeros((3, 2)),
+        np.zeros(3),
+        np.ones((1, 2)),
+        np.ones(1),
+        np.full((2, 2), 5.0),
+        np.full(2, 1),
+    )
+    joined = data.joined()
+    np.testing.assert_array_equal(joined.x_train[3:], np.full((2, 2), 5.0))
+    np.testing.assert_array_equal(joined.y_train, [0, 0, 0, 1, 1])
+    assert joined.x_test is data.x_test and joined.x_validation is None
+    # Without validation rows it has nothing to add.
+    plain = BaselineData(np.zeros((3, 2)), np.zeros(3), np.ones((1, 2)), np.ones(1))
+    assert plain.joined() is plain

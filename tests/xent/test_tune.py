@@ -287,6 +287,7 @@ def test_bad_arguments_are_one_line(tmp_path, capsys, args, needle):
         ("model.dropout: {uniform: [1, 0]}\n", "`model.dropout`: uniform"),
         ("model.dropout: [0, 1\n", "Cannot parse"),
         ("train.ensemble: {choice: [1, 2]}\n", "`train.ensemble` cannot be searched"),
+        ("train.refit: {choice: [false, true]}\n", "`train.refit` cannot be searched"),
     ],
 )
 def test_bad_space_files_are_one_line(tmp_path, capsys, text, needle):
@@ -317,8 +318,9 @@ train.learning_rate: {log_uniform: [1.0e-3, 3.0e-2]}
 model.dropout: {uniform: [0.0, 0.3]}
 model.hidden: {choice: [[], [8]]}
 """
-# The final run trains an ensemble of two; trials train one network each.
-_BASE = ["train.epochs=2", "model.members=1", "train.ensemble=2"]
+# The final run trains an ensemble of two and refits it; trials train one
+# network each, without refit.
+_BASE = ["train.epochs=2", "model.members=1", "train.ensemble=2", "train.refit=true"]
 
 
 def _rows(tune_dir: Path) -> list[dict]:
@@ -435,12 +437,17 @@ def test_final_model_is_the_best_trial_tested_and_exported(search):
     trial_config = yaml.safe_load(
         (tune_dir / best["run_dir"] / "config.yaml").read_text()
     )
-    # The best trial's settings, with the ensemble the trials left out.
+    # The best trial's settings, with the ensemble and refit the trials left out.
     assert trial_config["train"].pop("ensemble") == 1
     assert final_config["train"].pop("ensemble") == 2
+    assert trial_config["train"].pop("refit") is False
+    assert final_config["train"].pop("refit") is True
     assert final_config == trial_config
     report = json.loads((final / "report.json").read_text())
     assert [m["seed"] for m in report["training"]["ensemble"]["members"]] == [0, 1]
+    assert [n["seed"] for n in report["training"]["refit"]["networks"]] == [0, 1]
+    trial_report = json.loads((tune_dir / best["run_dir"] / "report.json").read_text())
+    assert "refit" not in trial_report["training"]
     assert report["tuning"]["metric"] == "val_loss"
     assert report["tuning"]["best"]["trial"] == best["trial"]
     assert report["tuning"]["trials"] == steps["three"]
@@ -494,5 +501,6 @@ def test_a_complete_search_runs_nothing_more(search, capsys):
     capsys.readouterr()
     other = [*args[: -2 * len(_BASE)], "--set", "train.epochs=3"]
     other += ["--set", "model.members=1", "--set", "train.ensemble=2"]
+    other += ["--set", "train.refit=true"]
     assert cli.main(other) == 2
     assert "`train.epochs`: 2 there, 3 now" in _error_line(capsys)

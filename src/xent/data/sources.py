@@ -104,7 +104,12 @@ def _images(cfg, seed: int) -> Prepared:
         class_names=data.class_names,
         preprocessor=images_lib.build_image_preprocessor(shape, data.pixel_max),
         baseline=BaselineData(
-            flat(splits.train), splits.train.y, flat(splits.test), splits.test.y
+            flat(splits.train),
+            splits.train.y,
+            flat(splits.test),
+            splits.test.y,
+            flat(splits.validation),
+            splits.validation.y,
         ),
         metadata={
             "input": {
@@ -163,6 +168,8 @@ def _table(cfg, seed: int, expected_classes: int | None) -> Prepared:
             data.train.labels,
             np.asarray(pre.predict(splits.test.x, verbose=0)),
             data.test.labels,
+            np.asarray(pre.predict(splits.validation.x, verbose=0)),
+            data.validation.labels,
         ),
         metadata={"schema": dataclasses.asdict(data.schema)},
     )
