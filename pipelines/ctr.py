@@ -250,12 +250,13 @@ class CTRTask(SupervisedTask):
 
         After `train.refit` those are rows the refit networks trained on,
         and `validated` (the networks trained without them) is not used:
-        their Platt fit, applied to the refit networks, miscalibrated them
-        (on holdouts cut from Frappe's training file, seeds 0-2, test
-        calibration 0.998 / 1.194 / 1.107 that way, 0.967 / 1.000 / 0.968
-        with the refit networks' own fit; their logits are less
-        overconfident than the first networks', so the first networks'
-        scale of about 0.55 shrank them too far). The report says so
+        their Platt fit, applied to the refit networks, miscalibrated them.
+        For one network of the tuned Frappe settings, on holdouts cut from
+        Frappe's training file (seeds 0-2), the test calibration was
+        0.998 / 1.194 / 1.107 that way and 0.967 / 1.000 / 0.968 with the
+        refit networks' own fit: their logits are less overconfident than
+        the first networks', so the first networks' scale of about 0.55
+        shrank them too far. The report says which
         (`platt_scaling.fitted_on`)."""
         state = data.state
         pre = data.preprocessor
