@@ -252,6 +252,8 @@ def test_libfm_files_stream_through_the_pipeline(tmp_path, monkeypatch):
             "train.epochs=6",
             "train.batch_size=128",
             "train.learning_rate=0.02",
+            # One network: ensembles are tested in tests/xent/test_runner.py.
+            "train.ensemble=1",
         ],
     )
     result = run_quietly(task, config, tmp_path)
@@ -303,6 +305,7 @@ def test_csv_with_a_multi_value_field(tmp_path, monkeypatch):
             "train.epochs=5",
             "train.batch_size=64",
             "train.learning_rate=0.02",
+            "train.ensemble=1",
         ],
     )
     result = run_quietly(task, config, tmp_path)
@@ -381,6 +384,7 @@ def test_a_user_item_cross_learns_pairs_a_linear_model_cannot(tmp_path, monkeypa
         "train.batch_size=128",
         "train.learning_rate=0.05",
         "train.ema_momentum=null",
+        "train.ensemble=1",
     ]
     auc = {}
     for name, extra in (("plain", []), ("cross", ["features.crosses=[[user, item]]"])):
@@ -454,6 +458,7 @@ def test_auto_model_is_chosen_on_validation_with_auto_groups(tmp_path, monkeypat
             "train.epochs=4",
             "train.batch_size=128",
             "train.learning_rate=0.02",
+            "train.ensemble=1",
         ],
     )
     assert config.model.kind == "auto" and config.data.group_field == "auto"

@@ -87,7 +87,7 @@ def test_ctr_file_skips_and_reports_bad_rows(tmp_path, monkeypatch, capsys):
     bad = [(3, "1,s1,cheap"), (7, "2,s0,0.5"), (11, "0,s2")]
     data = _click_csv(tmp_path / "clicks.csv", bad=bad)
     flags = ["--numeric", "price", "--set", "data.group_field=null"]
-    flags += ["--on-bad-rows", "skip"]
+    flags += ["--on-bad-rows", "skip", "--set", "train.ensemble=1"]
     assert _train("ctr", data, tmp_path / "run", *flags) == 0
     report, html = _report(tmp_path / "run")
     assert report["dataset"]["bad_rows"]["count"] == 3
@@ -96,7 +96,7 @@ def test_ctr_file_skips_and_reports_bad_rows(tmp_path, monkeypatch, capsys):
     )
     assert sum(report["dataset"]["rows"].values()) == 397
     assert "Malformed rows skipped" in html and "clicks.csv:7: label column" in html
-    assert _train("ctr", data, tmp_path / "fails", *flags[:4]) == 2
+    assert _train("ctr", data, tmp_path / "fails", *flags[:4], *flags[6:]) == 2
     # Above the error, tensorflow-datasets may have drawn progress bars.
     err = capsys.readouterr().err
     assert "Traceback" not in err

@@ -146,12 +146,19 @@ def test_a_10_mb_header_line_fails_fast(export_dir, tmp_path):
         ("model.dropout=1", "dropout"),
     ],
 )
-def test_train_config_ranges_are_one_line(tmp_path, override, key):
+def test_train_config_ranges_are_one_line(tmp_path, capsys, override, key):
+    from xent import cli
+
+    # In this process (the subprocess tests above cover the command's own
+    # start): a config error is refused before any data is read.
     run = tmp_path / "run"
-    result = _xent(
-        "train", "binary", "--set", override, "--run-dir", run, "--quiet",
-        "--saved-models", tmp_path / "saved",
+    status = cli.main(
+        [
+            "train", "binary", "--set", override, "--run-dir", str(run),
+            "--quiet", "--saved-models", str(tmp_path / "saved"),
+        ]
     )  # fmt: skip
-    _assert_one_line_error(result, "train", key)
+    out, err = capsys.readouterr()
+    _assert_one_line_error((status, out, err), "train", key)
     assert not (run / "report.json").exists()
     assert not (tmp_path / "saved").exists()

@@ -41,7 +41,8 @@ def _results(out: str) -> list[str]:
 
 
 def test_quiet_prints_the_results_and_no_progress(tmp_path, monkeypatch, capsys):
-    _train_ctr(tmp_path, monkeypatch, "--quiet")
+    # One network (the slow test below sees the ensemble's lines).
+    _train_ctr(tmp_path, monkeypatch, "--quiet", "--set", "train.ensemble=1")
     out, err = capsys.readouterr()
     assert out.lstrip().startswith("test metrics"), out
     for progress_words in ("preparing", "rows in", " ...", "/step", "Epoch"):

@@ -58,6 +58,7 @@ def _percentiles(seconds):
     return p50, p99
 
 
+@pytest.mark.slow  # 32,000 requests (~12 s); the other tests check each answer.
 def test_rest_load_16_clients_x_2000_requests(served, ctr_reference, capsys):
     bodies = [json.dumps({"instances": [row]}).encode() for row in ROWS]
     expected = ctr_reference[2]["probabilities"][:, 0]
