@@ -258,6 +258,7 @@ class CTRTask(SupervisedTask):
         the first networks', so the first networks' scale of about 0.55
         shrank them too far. The report says which
         (`platt_scaling.fitted_on`)."""
+        del validated
         state = data.state
         pre = data.preprocessor
         raw = pre.input
@@ -284,9 +285,9 @@ class CTRTask(SupervisedTask):
             metrics["platt_scaling"] = {
                 **platt,
                 "fitted_on": (
-                    "validation"
-                    if validated is None
-                    else "validation (rows the refit networks trained on)"
+                    "validation (rows the refit networks trained on)"
+                    if config.train.refit
+                    else "validation"
                 ),
                 "calibration_before": before["calibration"],
                 "log_loss_before": before["log_loss"],

@@ -232,7 +232,10 @@ class GANTask:
             labels,
         )
 
-    def evaluate_model(self, model, config: GANConfig, data: Prepared, history: dict):
+    def evaluate_model(
+        self, model, config: GANConfig, data: Prepared, history: dict, validated=None
+    ):
+        del validated  # A GAN has no `train.refit`.
         seed, latent = config.train.seed, config.model.latent_dim
         k = self._n_classes(config, data)
         inputs = sampling.noise_inputs(seed, _EVAL, config.eval.samples, latent, k)

@@ -130,13 +130,17 @@ class Task(Protocol):
         """
 
     def evaluate_model(
-        self, model: keras.Model, config, data: Prepared, history: dict
+        self,
+        model: keras.Model,
+        config,
+        data: Prepared,
+        history: dict,
+        validated: keras.Model | None = None,
     ) -> Evaluation:
-        """Test metrics and plots of `model`. After `train.refit` the runner
-        also passes `validated=`, the networks trained without the
-        validation rows, for the steps that must be fitted on held-out
-        validation predictions (only for tasks whose config has
-        `train.refit`)."""
+        """Test metrics and plots of `model`. `validated`: after
+        `train.refit`, the networks trained without the validation rows,
+        for the steps that must be fitted on held-out validation
+        predictions; None otherwise."""
 
     def baselines(self, config, data: Prepared) -> dict: ...
 
@@ -407,10 +411,10 @@ def _run(
             if monitor in logs:
                 ensemble["validation"] = {monitor: logs[monitor]}
     refit = None
-    # The networks whose validation predictions were held out: what the
-    # steps that need held-out validation predictions (the tabular
-    # nearest-neighbour head) are fitted on.
-    held_out = {}
+    # The networks whose validation predictions were held out, where a
+    # refit replaces them: what needs held-out validation predictions (the
+    # tabular nearest-neighbour head) is fitted on them.
+    validated = None
     baseline_data = data
     if getattr(train_cfg, "refit", False):
         networks = (
@@ -418,13 +422,13 @@ def _run(
             if ensemble is not None
             else [{"seed": train_cfg.seed, **_member_summary(task, config, history)}]
         )
-        held_out = {"validated": model}
+        validated = model
         model, baseline_data, refit = _refit(
             task, config, data, dist, run_path, precision, verbose, networks
         )
         precision_lib.compute_in_float32(model)
     with shown.stage("evaluating on the test split"):
-        outcome = task.evaluate_model(model, config, data, history, **held_out)
+        outcome = task.evaluate_model(model, config, data, history, validated=validated)
     baselines = {}
     if dist.is_chief:
         with shown.stage("fitting the baselines"):
@@ -494,13 +498,10 @@ def _train(
 
     with shown.stage("preparing the data"):
         data = task.build_inputs(config)
-    # Again: preparing data (e.g. writing a file's TFRecord shards the first
-    # time, not when they are cached) may draw from the global generators,
-    # and the weights must not depend on that.
-    keras.utils.set_random_seed(train_cfg.seed)
-    with dist.scope(), precision_lib.training_policy(precision):
-        model = task.create_model(config, data)
-    distribute_lib.prepare_model(model, dist)
+    # Seeded again (`_network`): preparing data (e.g. writing a file's
+    # TFRecord shards the first time, not when they are cached) may draw from
+    # the global generators, and the weights must not depend on that.
+    model = _network(task, config, data, dist, precision)
     ckpt = run_path / "checkpoints" / "best.weights.h5"
     cbs = _callbacks(task, config, data, run_path, ckpt)
     backup_path = run_path / BACKUP_FILE
@@ -557,14 +558,9 @@ def _train_members(
         )
         weights = run_path / "checkpoints" / f"member{i}.weights.h5"
         summary_path = weights.with_name(f"member{i}.json")
-        keras.utils.set_random_seed(seed)
-        with dist.scope(), precision_lib.training_policy(precision):
-            member = task.create_model(cfg, data)
-        distribute_lib.prepare_model(member, dist)
-        if weights.is_file() and summary_path.is_file():
-            # The file holds the optimizer's variables too: build them first.
-            member.optimizer.build(member.trainable_variables)
-            member.load_weights(weights)
+        kept = weights.is_file() and summary_path.is_file()
+        member = _network(task, cfg, data, dist, precision, weights if kept else None)
+        if kept:
             summary = json.loads(summary_path.read_text(encoding="utf-8"))
         else:
             with shown.stage(f"training ensemble member {i + 1} of {count}"):
@@ -576,6 +572,23 @@ def _train_members(
             write_atomic(summary_path, json.dumps(summary))
         members.append((member, summary))
     return members
+
+
+def _network(
+    task, config, data: Prepared, dist, precision, kept: Path | None = None
+) -> keras.Model:
+    """A new compiled network of `config`, seeded with `train.seed`, built in
+    `precision` under `dist`; with the weights (and optimizer state) of the
+    file `kept` where given (a finished ensemble member or refit)."""
+    keras.utils.set_random_seed(config.train.seed)
+    with dist.scope(), precision_lib.training_policy(precision):
+        model = task.create_model(config, data)
+    distribute_lib.prepare_model(model, dist)
+    if kept is not None:
+        # The file holds the optimizer's variables too: build them first.
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(kept)
+    return model
 
 
 def _member_summary(task, config, history: dict) -> dict:
@@ -625,14 +638,9 @@ def _refit(
             ),
         )
         weights = run_path / "checkpoints" / f"refit{i}.weights.h5"
-        keras.utils.set_random_seed(seed)
-        with dist.scope(), precision_lib.training_policy(precision):
-            net = task.create_model(cfg, joined)
-        distribute_lib.prepare_model(net, dist)
-        if weights.is_file():
-            net.optimizer.build(net.trainable_variables)
-            net.load_weights(weights)
-        else:
+        kept = weights.is_file()
+        net = _network(task, cfg, joined, dist, precision, weights if kept else None)
+        if not kept:
             with shown.stage(
                 f"refitting network {i + 1} of {len(networks)} on the training "
                 f"and validation rows ({epochs} epochs)"

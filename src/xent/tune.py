@@ -629,7 +629,7 @@ def tune(
         )
     dims = load_space(space_path, task.config_class, base)
     searched = {dim.key for dim in dims}
-    for key in set(FINAL_ONLY_KEYS) & searched:
+    for key in (k for k in FINAL_ONLY_KEYS if k in searched):
         raise config_lib.ConfigError(
             f"`{key}` cannot be searched ({space_path}): a trial is scored by "
             "one network's validation metric (one network, no refit); the "

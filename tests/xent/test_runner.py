@@ -454,15 +454,18 @@ def _member_logits(
 ) -> tuple[np.ndarray, list]:
     """Labels and each member's logits on `split`, from networks built anew
     with the weights the run kept."""
+    names = ["best.weights.h5", "member1.weights.h5", "member2.weights.h5"]
+    return _kept_logits(task, config, run_dir, names, split)
+
+
+def _kept_logits(task, config, run_dir: Path, names, split="test"):
+    """Labels and the logits on `split` of networks built anew with the
+    weights `checkpoints/<name>` of each of `names`."""
     data = task.build_inputs(config)
-    kept = [
-        run_dir / "checkpoints" / name
-        for name in ("best.weights.h5", "member1.weights.h5", "member2.weights.h5")
-    ]
     logits = []
-    for path in kept:
+    for name in names:
         model = task.build_model(config, data.features.train.feature_shape(), data)
-        model.load_weights(path)
+        model.load_weights(run_dir / "checkpoints" / name)
         y, z, _ = getattr(data.features, split).predict(model)
         logits.append(np.asarray(z, "float64").reshape(-1))
     return np.asarray(y).reshape(-1), logits
@@ -588,17 +591,6 @@ def refit_run(tmp_path_factory):
     recording = _RecordingFits(task)
     result = _quiet_run(recording, config, tmp / "run", tmp / "saved")
     return task, config, result, recording.calls
-
-
-def _kept_logits(task, config, run_dir: Path, names, split="test"):
-    data = task.build_inputs(config)
-    logits = []
-    for name in names:
-        model = task.build_model(config, data.features.train.feature_shape(), data)
-        model.load_weights(run_dir / "checkpoints" / name)
-        y, z, _ = getattr(data.features, split).predict(model)
-        logits.append(np.asarray(z, "float64").reshape(-1))
-    return np.asarray(y).reshape(-1), logits
 
 
 def test_a_refit_trains_each_network_again_on_training_and_validation_rows(
