@@ -18,9 +18,11 @@ class _Capture:
     def __getattr__(self, name):
         return getattr(self._task, name)
 
-    def evaluate_model(self, model, config, data, history):
+    def evaluate_model(self, model, config, data, history, validated=None):
         self.model, self.data = model, data
-        return self._task.evaluate_model(model, config, data, history)
+        return self._task.evaluate_model(
+            model, config, data, history, validated=validated
+        )
 
 
 # A linear model at a constant rate: the mechanisms tested here (weight
