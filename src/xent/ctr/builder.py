@@ -87,6 +87,8 @@ from xent.ctr.tfds_source import tfds_rows
 from xent.ctr.train_stats import VALUE_COUNT_CAPACITY
 from xent.ctr.train_stats import TrainStats
 from xent.ctr.train_stats import check_capacity
+from xent.data.counts import read_counts
+from xent.data.counts import write_counts
 
 __all__ = [
     "SPLITS",
@@ -103,7 +105,8 @@ __all__ = [
 ]
 
 SPLITS = ("train", "validation", "test")
-_FORMAT_VERSION = 2  # Bump when the prepared content changes for the same key.
+_FORMAT_VERSION = 3  # Bump when the prepared content changes for the same key.
+_VALUE_COUNTS_FILE = "value_counts.arrow"
 _BLOCK_ROWS = 1024  # Rows per stored example: tfds encodes examples in Python.
 _MASK64 = (1 << 64) - 1
 
@@ -205,19 +208,24 @@ class ClickLogConfig(tfds.core.BuilderConfig):
         return f"ClickLogConfig(name={self.name!r}, source={source!r})"
 
 
-class _Metadata(tfds.core.MetadataDict):
-    """tfds's metadata dict in `metadata.json`, written with `json.dumps`:
-    tfds's `json.dump` runs Python's pure-Python encoder, three times slower
-    on large value counts."""
+class _Metadata(tfds.core.Metadata):
+    """tfds's metadata dict: the value counts (`xent.data.counts.Counts`, up
+    to millions of values per column) in the Arrow file
+    `value_counts.arrow`, the rest in `metadata.json`. As JSON the counts of
+    a 1M-row Criteo-layout log took 4 s to write and 1.5 s to read."""
 
     def save_metadata(self, data_dir: str) -> None:
-        text = json.dumps(self)
+        rest = {key: value for key, value in self.items() if key != "value_counts"}
+        write_counts(
+            os.path.join(data_dir, _VALUE_COUNTS_FILE), self.get("value_counts", {})
+        )
         with tf.io.gfile.GFile(os.path.join(data_dir, "metadata.json"), "w") as f:
-            f.write(text)
+            f.write(json.dumps(rest))
 
     def load_metadata(self, data_dir: str) -> None:
         with tf.io.gfile.GFile(os.path.join(data_dir, "metadata.json")) as f:
             loaded = json.load(f)
+        loaded["value_counts"] = read_counts(os.path.join(data_dir, _VALUE_COUNTS_FILE))
         self.clear()
         self.update(loaded)
 

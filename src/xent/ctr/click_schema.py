@@ -28,6 +28,8 @@ from xent.data.columns import parse_float
 if TYPE_CHECKING:  # Imported lazily: tensorflow is slow to import.
     import tensorflow as tf
 
+    from xent.data.counts import Counts
+
 __all__ = [
     "AVAZU_DERIVED",
     "BINARY_LABELS",
@@ -252,7 +254,8 @@ class ClickData:
             numeric ones (NaN = missing); `label` is `int64 [batch]`. Each call
             makes a fresh dataset; train is shuffled with the seed (files and
             a buffer, reshuffled each epoch); validation and test are not.
-        value_counts: `{column: {value: count}}` on the train split for each
+        value_counts: `{column: Counts}` (`xent.data.counts`: a read-only
+            `{value: count}` held as arrays) on the train split for each
             categorical column (the missing value `""` included) and each
             multi-value column (per value after splitting; empty parts are
             not counted). Exact, except for a column with more distinct
@@ -266,7 +269,8 @@ class ClickData:
             when there are fewer values); statistics of no values are NaN
             and `quantiles` is then empty.
         bad_rows: `{"count": n, "examples": [first 5 "file:line: reason"]}`.
-        cache_dir: The folder of the TFRecord shards and `metadata.json`.
+        cache_dir: The folder of the TFRecord shards, `metadata.json` and
+            `value_counts.arrow`.
         bounded_value_counts: `{column: {"capacity", "kept", "dropped",
             "max_undercount"}}` for the columns whose value counts were
             bounded by lossy counting (`xent.ctr.train_stats`): a value left
@@ -280,7 +284,7 @@ class ClickData:
     rows: dict[str, int]
     positives: dict[str, int]
     streams: dict[str, Callable[[], tf.data.Dataset]]
-    value_counts: dict[str, dict[str, int]]
+    value_counts: dict[str, Counts]
     numeric_stats: dict[str, dict[str, Any]]
     bad_rows: dict[str, Any]
     cache_dir: str

@@ -43,8 +43,8 @@ from xent.ctr.specs import DenseFeat
 from xent.ctr.specs import SparseFeat
 from xent.ctr.specs import VarLenSparseFeat
 from xent.data import columns as columns_lib
+from xent.data.counts import Counts
 from xent.data.transforms import ImputeStandardize
-from xent.data.transforms import rank_vocabulary
 
 __all__ = [
     "CROSS_SEPARATOR",
@@ -325,7 +325,7 @@ def training_rows(
 ) -> int:
     """The training rows counted by the single-valued categorical columns
     (each row has one value, the missing value included), or 0."""
-    return max((sum(value_counts[c].values()) for c in categorical), default=0)
+    return max((Counts.of(value_counts[c]).total() for c in categorical), default=0)
 
 
 def build_ctr_preprocessor(
@@ -436,7 +436,8 @@ class _Parts:
     ) -> None:
         """Ids of a categorical column or cross: hashed, or a vocabulary."""
         config = self.config
-        total = sum(counts.values()) or 1
+        counts = Counts.of(counts)
+        total = counts.total()
         if config.hash_threshold is not None and len(counts) > config.hash_threshold:
             ids = keras.layers.Hashing(num_bins=config.hash_bins, name=f"{name}_hash")(
                 raw
@@ -448,22 +449,21 @@ class _Parts:
                 "ids": config.hash_bins,
             }
         else:
-            vocab = rank_vocabulary(counts, config.min_count, config.max_vocab)
-            kept = set(vocab)
-            oov = sum(c for v, c in counts.items() if v not in kept) / total
+            vocab = counts.top(config.min_count, config.max_vocab)
+            oov_rows = total - vocab.total()
             ids = keras.layers.StringLookup(
-                vocabulary=vocab or ["<none>"],
+                vocabulary=vocab.as_objects() if len(vocab) else ["<none>"],
                 num_oov_indices=1,
                 mask_token=None,
                 name=f"{name}_lookup",
             )(raw)
-            self.specs.append(SparseFeat(name, len(vocab or ["<none>"]) + 1))
+            self.specs.append(SparseFeat(name, max(len(vocab), 1) + 1))
             self.summary[section][key] = {
                 "distinct": len(counts),
                 "vocabulary": len(vocab),
                 "oov_values": len(counts) - len(vocab),
-                "oov_rows": int(sum(c for v, c in counts.items() if v not in kept)),
-                "train_oov_rate": oov,
+                "oov_rows": oov_rows,
+                "train_oov_rate": oov_rows / (total or 1),
             }
         self.outputs[name] = ids
 
@@ -476,16 +476,17 @@ class _Parts:
         separator: str,
     ) -> None:
         config = self.config
-        vocab = rank_vocabulary(counts, config.min_count, config.max_vocab)
+        counts = Counts.of(counts)
+        vocab = counts.top(config.min_count, config.max_vocab)
         tokens = SplitPad(separator, config.max_len, name=f"{name}_split")(raw)
         ids = keras.layers.StringLookup(
-            vocabulary=vocab or ["<none>"],
+            vocabulary=vocab.as_objects() if len(vocab) else ["<none>"],
             num_oov_indices=1,
             mask_token="",
             name=f"{name}_lookup",
         )(tokens)
         self.specs.append(
-            VarLenSparseFeat(name, len(vocab or ["<none>"]) + 2, config.max_len)
+            VarLenSparseFeat(name, max(len(vocab), 1) + 2, config.max_len)
         )
         self.outputs[name] = ids
         self.summary["multi_value"][column] = {
@@ -568,7 +569,7 @@ def stats_from_arrays(
     counts = {}
     for column in categorical:
         values, n = np.unique(np.asarray(columns[column]), return_counts=True)
-        counts[column] = {_text(v): int(c) for v, c in zip(values, n, strict=True)}
+        counts[column] = Counts([_text(v) for v in values], n)
     for column in multi_value:
         tally: dict[str, int] = {}
         for row in np.asarray(columns[column]):

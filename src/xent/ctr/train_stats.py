@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from xent.ctr.click_schema import ClickSchema
 from xent.ctr.columnar import ColumnChunk
+from xent.data.counts import Counts
 
 __all__ = [
     "QUANTILES",
@@ -85,8 +86,11 @@ class NumericStats:
         self.min = math.inf
         self.max = -math.inf
         self.rng = np.random.default_rng(seed)
-        self.keys = np.zeros(0, np.float64)
-        self.sample = np.zeros(0, np.float64)
+        # (keys, values) of the values that may be among those of the
+        # smallest keys, `_held_size` in all.
+        self._parts: list[tuple[np.ndarray, np.ndarray]] = []
+        self._held_size = 0
+        self.cut: float | None = None  # The largest key kept at the last cut.
 
     def add(self, values: np.ndarray) -> None:
         """Adds values (NaN and +-inf count as missing)."""
@@ -110,17 +114,37 @@ class NumericStats:
         self._sample(x)
 
     def _sample(self, x: np.ndarray) -> None:
-        k = self.reservoir_size
         keys = self.rng.random(x.size)
-        if self.keys.size >= k:  # Only keys below the k-th smallest can enter.
-            low = keys < self.keys.max()
+        if self.cut is not None:  # Only keys below it can be among the smallest.
+            low = keys < self.cut
             keys, x = keys[low], x[low]
-        keys = np.concatenate([self.keys, keys])
-        sample = np.concatenate([self.sample, x])
-        if keys.size > k:
+        self._parts.append((keys, x))
+        self._held_size += keys.size
+        # Cut back to the smallest keys when twice as many are held, not
+        # every chunk: the partition costs what the held keys do.
+        k = self.reservoir_size
+        if self._held_size > 2 * k or (self.cut is None and self._held_size > k):
+            self._keep_smallest()
+
+    @property
+    def sample(self) -> np.ndarray:
+        """The values of the `reservoir_size` smallest keys so far (all of
+        them while fewer), in no particular order."""
+        self._keep_smallest()
+        return self._parts[0][1] if self._parts else np.zeros(0, np.float64)
+
+    def _keep_smallest(self) -> None:
+        if len(self._parts) > 1:
+            keys = np.concatenate([keys for keys, _ in self._parts])
+            held = np.concatenate([held for _, held in self._parts])
+            self._parts = [(keys, held)]
+        k = self.reservoir_size
+        if self._held_size > k:
+            keys, held = self._parts[0]
             smallest = np.argpartition(keys, k - 1)[:k]
-            keys, sample = keys[smallest], sample[smallest]
-        self.keys, self.sample = keys, sample
+            self._parts = [(keys[smallest], held[smallest])]
+            self._held_size = k
+            self.cut = float(keys[smallest].max())
 
     def result(self) -> dict[str, Any]:
         """The statistics, as `ClickData.numeric_stats` describes them."""
@@ -158,16 +182,21 @@ class NumericStats:
 class ValueCounts:
     """Counts of one column's values, bounded by lossy counting.
 
-    See the module docstring for the guarantee.
+    See the module docstring for the guarantee. The counts are Arrow and
+    NumPy arrays (`xent.data.counts.Counts`), merged by Arrow's dictionary
+    encoding and NumPy's `bincount`, so no value becomes a Python object.
 
     Args:
         capacity: Distinct values kept before the smallest counts are dropped.
-        merge_every: Values added (counted by Arrow) between merges into
-            `counts`: fewer merges see each distinct value fewer times.
+        merge_every: Values added between Arrow counts of the values added
+            since (`pyarrow.compute.value_counts`). Those partial counts are
+            merged into the table once they hold as many entries as it does,
+            so each merge costs about what it adds: linear time in all.
 
     Attributes:
-        counts: `{value: count}` of the values merged so far (`flush`), in
-            first-seen order (lower bounds once bounded).
+        values, counts, bounds: The distinct values merged so far (`flush`),
+            in first-seen order, their counts (lower bounds once bounded) and
+            what each may have lost before it was counted (0 while exact).
         floor: 0 while exact; else the most occurrences a dropped value may
             have had (and a kept value may have lost).
         dropped: Values dropped so far (a value may be dropped twice).
@@ -179,12 +208,15 @@ class ValueCounts:
         check_capacity(capacity, "capacity")
         self.capacity = capacity
         self.merge_every = merge_every
-        self.counts: dict[str, int] = {}
-        self.bounds: dict[str, int] = {}  # Of values counted after a drop.
+        self.values = pa.array([], pa.large_string())
+        self.counts = np.zeros(0, np.int64)
+        self.bounds = np.zeros(0, np.int64)
         self.floor = 0
         self.dropped = 0
-        self.pending: list[pa.Array] = []
+        self.pending: list[pa.Array] = []  # Values added, not counted yet.
         self.pending_values = 0
+        self.partial: list[pa.StructArray] = []  # Their counts, not merged.
+        self.partial_values = 0
 
     def add(self, values: pa.Array) -> None:
         """Counts the values of an Arrow string array."""
@@ -192,60 +224,66 @@ class ValueCounts:
             self.pending.append(values)
             self.pending_values += len(values)
             if self.pending_values >= self.merge_every:
-                self.flush()
+                self._count_pending()
+                if self.partial_values >= len(self.counts):
+                    self.flush()
+
+    def _count_pending(self) -> None:
+        if self.pending:
+            found = pc.value_counts(pa.concat_arrays(self.pending))
+            self.pending, self.pending_values = [], 0
+            self.partial.append(found)
+            self.partial_values += len(found)
 
     def flush(self) -> None:
-        """Merges the values added since the last flush into `counts`.
-
-        Values are counted by Arrow `merge_every` at a time, so that the
-        Python merge sees each distinct value of those chunks once.
-        """
-        if not self.pending:
+        """Merges the values added since the last flush into the table, then
+        drops the smallest counts if it outgrew the capacity."""
+        self._count_pending()
+        if not self.partial:
             return
-        found = pc.value_counts(pa.concat_arrays(self.pending))
-        self.pending, self.pending_values = [], 0
-        keys = found.field("values").to_pylist()
-        numbers = found.field("counts").to_pylist()
-        counts = self.counts
-        get = counts.get
-        if not self.floor:
-            for key, number in zip(keys, numbers, strict=True):
-                counts[key] = get(key, 0) + number
-        else:
-            bounds = self.bounds
-            floor = self.floor
-            for key, number in zip(keys, numbers, strict=True):
-                old = get(key)
-                if old is None:
-                    counts[key] = number
-                    bounds[key] = floor
-                else:
-                    counts[key] = old + number
-        if len(counts) > self.capacity:
+        found = self.partial
+        self.partial, self.partial_values = [], 0
+        # The table's values are distinct and come first, so they keep their
+        # places in the dictionary; the values after them are new.
+        encoded = pc.dictionary_encode(
+            pa.concat_arrays(
+                [self.values]
+                + [part.field("values").cast(pa.large_string()) for part in found]
+            )
+        )
+        numbers = np.concatenate(
+            [self.counts] + [part.field("counts").to_numpy() for part in found]
+        )
+        values = encoded.dictionary
+        # float64 sums are exact below 2**53 occurrences.
+        counts = np.bincount(
+            encoded.indices.to_numpy(), weights=numbers, minlength=len(values)
+        )
+        self.values = values
+        self.counts = counts.astype(np.int64)
+        # A new value may have been dropped before: it may have lost up to
+        # `floor`.
+        self.bounds = np.concatenate(
+            [self.bounds, np.full(len(values) - len(self.bounds), self.floor)]
+        )
+        if len(self.counts) > self.capacity:
             self._drop()
 
     def _drop(self) -> None:
         """Drops the smallest `count + bound`s until half the capacity is left."""
-        counts, bounds = self.counts, self.bounds
-        keys = list(counts)
-        total = np.fromiter(counts.values(), np.int64, len(keys))
-        if bounds:
-            total += np.fromiter(
-                (bounds.get(key, 0) for key in keys), np.int64, len(keys)
-            )
-        kept = self.capacity // 2
-        at = len(keys) - kept - 1
+        total = self.counts + self.bounds
+        at = len(total) - self.capacity // 2 - 1
         threshold = int(np.partition(total, at)[at])
-        keep = (total > threshold).tolist()
-        self.counts = {k: counts[k] for k, ok in zip(keys, keep, strict=True) if ok}
-        self.bounds = {k: b for k, b in bounds.items() if k in self.counts}
-        self.dropped += len(keys) - len(self.counts)
+        keep = total > threshold
+        self.values = self.values.filter(pa.array(keep))
+        self.counts, self.bounds = self.counts[keep], self.bounds[keep]
+        self.dropped += int(keep.size - keep.sum())
         self.floor = max(self.floor, threshold)
 
-    def result(self) -> dict[str, int]:
-        """The counts of every value seen (see `counts`)."""
+    def result(self) -> Counts:
+        """The counts of every value kept (see `counts`)."""
         self.flush()
-        return self.counts
+        return Counts(self.values, self.counts)
 
     def bound(self) -> dict[str, int] | None:
         """`{"capacity", "kept", "dropped", "max_undercount"}` once bounded,
@@ -290,8 +328,8 @@ class TrainStats:
         for column, stats in self.numeric.items():
             stats.add(chunk.numbers[column])
 
-    def value_counts(self) -> dict[str, dict[str, int]]:
-        """`{column: {value: count}}` of categorical and multi-value columns."""
+    def value_counts(self) -> dict[str, Counts]:
+        """`{column: Counts}` of categorical and multi-value columns."""
         columns = self.categorical | self.multi_value
         return {column: counts.result() for column, counts in columns.items()}
 

@@ -21,6 +21,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from xent.data.counts import Counts
+
 __all__ = [
     "OOV_TOKEN",
     "ImputeStandardize",
@@ -49,9 +51,7 @@ def rank_vocabulary(
         The values seen at least `min_count` times, most frequent first (ties
         in string order), at most `max_size` of them.
     """
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    vocabulary = [value for value, count in ranked if count >= min_count]
-    return vocabulary if max_size is None else vocabulary[:max_size]
+    return Counts.of(counts).top(min_count, max_size).value_array.to_pylist()
 
 
 def build_vocabulary(

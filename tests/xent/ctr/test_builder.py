@@ -3,7 +3,9 @@
 import collections
 import contextlib
 import functools
+import json
 import math
+import pathlib
 import re
 from unittest import mock
 
@@ -17,6 +19,8 @@ from xent.ctr import columnar
 from xent.ctr import readers
 from xent.ctr.readers import ClickSchema
 from xent.ctr.readers import ReadError
+from xent.data.counts import Counts
+from xent.data.counts import read_counts
 
 SCHEMA = ClickSchema(
     "click", categorical=("site", "slot"), numeric=("price",), multi_value=("tags",)
@@ -147,6 +151,11 @@ def test_second_call_reads_the_cache(tmp_path, log, monkeypatch):
     assert second.cache_dir == first.cache_dir
     assert (second.rows, second.positives) == (first.rows, first.positives)
     assert second.value_counts == first.value_counts
+    # The counts are kept as arrays in an Arrow file, not in the JSON.
+    assert all(isinstance(c, Counts) for c in second.value_counts.values())
+    folder = pathlib.Path(second.cache_dir)
+    assert set(read_counts(folder / "value_counts.arrow")) == set(first.value_counts)
+    assert "value_counts" not in json.loads((folder / "metadata.json").read_text())
     assert second.numeric_stats == first.numeric_stats
     assert list(map(_key, _rows_of(second.streams["validation"](), SCHEMA))) == list(
         map(_key, _rows_of(first.streams["validation"](), SCHEMA))
