@@ -76,9 +76,16 @@ install-chromium: ## Install headless Chromium (Debian/Ubuntu, as root) for the 
 	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	@(command -v chromium || command -v chromium-browser) && echo "tests/xent/test_report_browser.py will run"
 
+# The fast tests run in TEST_WORKERS processes (pytest-xdist), a test file per
+# process at a time (module fixtures stay shared): on 2 cores 7 min 48 s
+# instead of 11 min 11 s one after the other, as much of a test is Python
+# (tracing, compiling) that one core runs while the other trains.
+# TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
+
 .PHONY: test
 test: $(STAMP) ## Run the fast tests (CI runs these, then test-slow)
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 .PHONY: test-slow
 test-slow: $(STAMP) ## Run the slow tests (two-worker training on 127.0.0.1, benchmarks; CI too)

@@ -47,6 +47,7 @@ import time
 import urllib.parse
 from concurrent import futures
 
+from aiohttp import HttpVersion
 from aiohttp import HttpVersion11
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
@@ -87,7 +88,8 @@ _LINGER_S = 2.0
 _INLINE_BODY = 64 << 10
 _SERVER = "xent-serving"
 _OK = "OK"
-_SENT_VERSION = "xent_http_version"
+# The HTTP version a request named (it is answered as HTTP/1.1).
+_SENT_VERSION = web.RequestKey("xent_http_version", HttpVersion)
 
 
 def status_json(
