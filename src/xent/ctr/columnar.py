@@ -1,7 +1,7 @@
 """Click logs read into columns, a chunk of lines at a time.
 
 `iter_chunks` streams the rows of a click log as `ColumnChunk`s (the rows of
-about 4 MiB of the file as NumPy and Arrow columns) for `xent.ctr.builder`,
+about 16 MiB of the file as NumPy and Arrow columns) for `xent.ctr.builder`,
 sorted into groups of lines (the splits) in one pass. It yields the rows and
 values, and reports the malformed rows with the messages, that
 `xent.ctr.readers.iter_numbered_rows` yields and reports one row at a time,
@@ -75,8 +75,11 @@ __all__ = [
     "iter_row_chunks",
 ]
 
-CHUNK_BYTES = 1 << 22
-"""Bytes of the file read per chunk (whole lines: a chunk ends at a line end)."""
+CHUNK_BYTES = 1 << 24
+"""Bytes of the file read per chunk (whole lines: a chunk ends at a line end).
+A 10M-row Criteo-layout file prepared in 52 s with 16 MiB, 56 s with 4 MiB:
+fewer chunks, less Python per row while the reading thread and the counting
+and writing one share the interpreter."""
 _ROW_CHUNK = 65_536  # Rows per chunk of the row-by-row readers.
 
 # `str.strip` removes these, Arrow's ASCII trim does not: \x1c-\x1f and the

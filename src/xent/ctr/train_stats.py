@@ -190,8 +190,8 @@ class ValueCounts:
         capacity: Distinct values kept before the smallest counts are dropped.
         merge_every: Values added between Arrow counts of the values added
             since (`pyarrow.compute.value_counts`). Those partial counts are
-            merged into the table once they hold as many entries as it does,
-            so each merge costs about what it adds: linear time in all.
+            merged into the table once they hold twice as many entries as it
+            does, so each merge costs about what it adds: linear time in all.
 
     Attributes:
         values, counts, bounds: The distinct values merged so far (`flush`),
@@ -225,7 +225,7 @@ class ValueCounts:
             self.pending_values += len(values)
             if self.pending_values >= self.merge_every:
                 self._count_pending()
-                if self.partial_values >= len(self.counts):
+                if self.partial_values >= 2 * len(self.counts):
                     self.flush()
 
     def _count_pending(self) -> None:
