@@ -13,8 +13,9 @@ split settings, and `data_dir` defaults to `$XENT_CACHE`, else
 `~/.cache/xent/ctr`. A later call with the same key reads the shards without
 parsing. The training split's value counts and numeric statistics, the
 positives per split and the skipped rows are computed in the same streaming
-pass and saved next to the shards (`metadata.json`, tfds `MetadataDict`), so
-cached runs get them too.
+pass and saved next to the shards (the value counts as arrays in
+`value_counts.arrow`, the rest in `metadata.json`: `_Metadata`, a tfds
+`Metadata`), so cached runs get them too.
 
 Rows are assigned to splits by a seeded hash of their line number (see
 `split_codes`). tfds generates the splits one at a time; the training split's
