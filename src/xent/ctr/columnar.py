@@ -462,8 +462,11 @@ class _ChunkReader:
                 return parts
         return self._line_by_line(chunk, number, offset, final)
 
-    def _report(self, events: list[tuple[int, str]]) -> None:
-        for line, reason in sorted(events, key=lambda event: event[0]):
+    def _report(self, events: list[tuple[int, str]], ordered: bool = False) -> None:
+        """Rejects `events` in line order (as given, if `ordered`)."""
+        if not ordered:
+            events = sorted(events, key=lambda event: event[0])
+        for line, reason in events:
             self.reject(line, reason)
 
     def _plain_text(self, chunk: bytes) -> bytes | None:
@@ -649,6 +652,12 @@ class _ChunkReader:
         rows: list[tuple[int, dict[str, Any]]] = []
         records: list[list[str]] = []  # Of the right width, on kept lines.
         numbers: list[int] = []
+        # The row reader reports as it reads: a line that fails while a
+        # record is read (e.g. not UTF-8, inside a quoted field) before the
+        # record's own problem, though the record ends on an earlier line.
+        # So each event is reported in the place of the record it was read
+        # with: `places[i]` is the line on which that record ended.
+        places: list[int] = []
         done = number  # The line on which the last record ended.
         while True:
             mark = len(events)
@@ -659,6 +668,7 @@ class _ChunkReader:
             except csv.Error as err:  # As `csv_records`.
                 collect(lines.line, f"malformed line: {err}")
                 done = lines.line
+                places += [done] * (len(events) - len(places))
                 continue
             if feeder.exhausted and not final:
                 # The chunk ends inside this record: read it with the next.
@@ -666,18 +676,24 @@ class _ChunkReader:
                 self.carry = len(chunk) - sum(map(len, pieces[: done - number]))
                 break
             done = lines.line
+            places += [done] * (len(events) - len(places))
             if as_columns and len(fields) == width and kept[done - number - 1]:
                 converter.any_row = True
                 records.append(fields)
                 numbers.append(done)
             else:
                 rows.extend(converter.rows([(fields, done)], collect, keep_line))
+                places += [done] * (len(events) - len(places))
         self.lines_read = done - number if self.carry else len(pieces)
         self.rejected += lines.rejected
         parts = list(self.groups.split(build_column_chunk(self.schema, rows)))
         if records:
             parts += self._records(records, np.array(numbers, np.int64), events)
-        self._report(events)
+        # Events after the last record, and those of the records converted as
+        # columns (reported on the record's line), in their own place.
+        places += [line for line, _ in events[len(places) :]]
+        order = sorted(range(len(events)), key=places.__getitem__)
+        self._report([events[i] for i in order], ordered=True)
         return parts
 
     def _records(

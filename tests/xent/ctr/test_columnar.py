@@ -323,6 +323,23 @@ def test_a_first_row_quoted_to_the_end_rejects_a_last_line_not_utf8_once(
     assert [reason.split(": ")[0][-3:] for reason in reasons] == [":13", ":12"]
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 16])
+def test_a_line_read_inside_a_quoted_row_is_reported_before_that_row(
+    tmp_path, chunk_bytes
+):
+    # Found by the random files above (a CI run): an open quote on line 12
+    # reads to the end of the file; the last line (15) is not UTF-8, so the
+    # row ends on line 14. The row reader reports line 15, read while it read
+    # that row, before the row; the chunks sorted their reports by line.
+    row = b"0,0,14102100,a\n"
+    path = tmp_path / "data.txt"
+    path.write_bytes(b"id,click,hour,C1\n" + row * 10 + b'"\n' + row * 2 + b"\xff\xfe")
+    schema = _FORMATS["avazu"][0]
+    _assert_same_reading(path, schema, 1, chunk_bytes)
+    _, reasons, _ = _reference(path, schema, "skip", lambda line: True)
+    assert [reason.split(": ")[0][-3:] for reason in reasons] == [":15", ":14"]
+
+
 @pytest.mark.parametrize("multi_value", [False, True])
 def test_libsvm_chunks_are_the_row_readers_rows(tmp_path, multi_value):
     path = tmp_path / "data.libsvm"
