@@ -209,6 +209,16 @@ class ClickLogConfig(tfds.core.BuilderConfig):
         return f"ClickLogConfig(name={self.name!r}, source={source!r})"
 
 
+class _LocalInfo(tfds.core.DatasetInfo):
+    """The `DatasetInfo` of a local click log: never looked up in tfds's GCS
+    bucket. tfds does that for a data set not prepared yet, and first makes
+    an empty temporary folder for the files it would fetch, which it never
+    removes: one left in the temporary directory per new log."""
+
+    def initialize_from_bucket(self) -> None:
+        pass
+
+
 class _Metadata(tfds.core.Metadata):
     """tfds's metadata dict: the value counts (`xent.data.counts.Counts`, up
     to millions of values per column) in the Arrow file
@@ -282,7 +292,7 @@ class ClickLogBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _info(self) -> tfds.core.DatasetInfo:
         schema = self.builder_config.schema
-        return tfds.core.DatasetInfo(
+        return _LocalInfo(
             builder=self,
             description="A click log prepared by xent.ctr.",
             features=tfds.features.FeaturesDict(_block_features(schema)),

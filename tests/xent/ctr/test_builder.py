@@ -7,6 +7,7 @@ import json
 import math
 import pathlib
 import re
+import tempfile
 from unittest import mock
 
 import numpy as np
@@ -135,6 +136,19 @@ def test_statistics_match_numpy_on_the_train_rows(tmp_path, log):
     np.testing.assert_allclose(
         stats["quantiles"], np.quantile(finite, np.linspace(0, 1, 33)), rtol=1e-12
     )
+
+
+def test_preparing_leaves_nothing_in_the_temporary_directory(
+    tmp_path, log, monkeypatch
+):
+    # tfds makes an empty folder there for GCS lookups of a new data set.
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    path, _ = log
+    data = builder.load_click_data(path, SCHEMA, data_dir=tmp_path / "c")
+    assert data.rows["train"] > 0
+    assert list(temp.iterdir()) == []
 
 
 def test_second_call_reads_the_cache(tmp_path, log, monkeypatch):
