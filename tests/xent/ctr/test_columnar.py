@@ -307,37 +307,42 @@ def test_chunks_read_random_files_as_the_row_reader(name, tmp_path_factory):
     check()
 
 
-@pytest.mark.parametrize("chunk_bytes", [1, 1 << 16])
-def test_a_first_row_quoted_to_the_end_rejects_a_last_line_not_utf8_once(
-    tmp_path, chunk_bytes
-):
-    # Found by the random files above: the layout's first row, an open
-    # quote, reads to the end of the file, past a last line that is not
-    # UTF-8; the chunks read that line again and rejected it twice.
-    row = b"0\t1\t1\ta\ta\n"
-    path = tmp_path / "data.txt"
-    path.write_bytes(b'"\n' + row * 3 + b"\n" + row * 6 + b"\n\xff\xfe")
-    schema = _FORMATS["criteo"][0]
-    _assert_same_reading(path, schema, 0, chunk_bytes)
-    _, reasons, _ = _reference(path, schema, "skip", lambda line: True)
-    assert [reason.split(": ")[0][-3:] for reason in reasons] == [":13", ":12"]
+_CRITEO_ROW = b"0\t1\t1\ta\ta\n"
+_AVAZU_ROW = b"0,0,14102100,a\n"
+# Files found by the random files above, each with an open quote that reads
+# to the end of the file, past a last line that is not UTF-8; the line
+# numbers the row reader reports, in its order.
+_QUOTED_TO_THE_END = {
+    # The layout's first row is the quote: the chunks read the last line
+    # again and rejected it twice.
+    "first_row": (
+        "criteo",
+        b'"\n' + _CRITEO_ROW * 3 + b"\n" + _CRITEO_ROW * 6 + b"\n\xff\xfe",
+        0,
+        [":13", ":12"],
+    ),
+    # (A CI run.) The quote is on line 12 and the row ends on line 14: the
+    # row reader reports line 15, read while it read that row, before the
+    # row; the chunks sorted their reports by line.
+    "later_row": (
+        "avazu",
+        b"id,click,hour,C1\n" + _AVAZU_ROW * 10 + b'"\n' + _AVAZU_ROW * 2 + b"\xff\xfe",
+        1,
+        [":15", ":14"],
+    ),
+}
 
 
 @pytest.mark.parametrize("chunk_bytes", [1, 1 << 16])
-def test_a_line_read_inside_a_quoted_row_is_reported_before_that_row(
-    tmp_path, chunk_bytes
-):
-    # Found by the random files above (a CI run): an open quote on line 12
-    # reads to the end of the file; the last line (15) is not UTF-8, so the
-    # row ends on line 14. The row reader reports line 15, read while it read
-    # that row, before the row; the chunks sorted their reports by line.
-    row = b"0,0,14102100,a\n"
+@pytest.mark.parametrize("case", sorted(_QUOTED_TO_THE_END))
+def test_a_row_quoted_to_the_end_past_a_line_not_utf8(tmp_path, case, chunk_bytes):
+    name, data, groups_seed, expected = _QUOTED_TO_THE_END[case]
     path = tmp_path / "data.txt"
-    path.write_bytes(b"id,click,hour,C1\n" + row * 10 + b'"\n' + row * 2 + b"\xff\xfe")
-    schema = _FORMATS["avazu"][0]
-    _assert_same_reading(path, schema, 1, chunk_bytes)
+    path.write_bytes(data)
+    schema = _FORMATS[name][0]
+    _assert_same_reading(path, schema, groups_seed, chunk_bytes)
     _, reasons, _ = _reference(path, schema, "skip", lambda line: True)
-    assert [reason.split(": ")[0][-3:] for reason in reasons] == [":15", ":14"]
+    assert [reason.split(": ")[0][-3:] for reason in reasons] == expected
 
 
 @pytest.mark.parametrize("multi_value", [False, True])
