@@ -661,6 +661,7 @@ class _ChunkReader:
         done = number  # The line on which the last record ended.
         while True:
             mark = len(events)
+            places += [done] * (mark - len(places))  # Those of the last record.
             try:
                 fields = next(reader)
             except StopIteration:
@@ -668,7 +669,6 @@ class _ChunkReader:
             except csv.Error as err:  # As `csv_records`.
                 collect(lines.line, f"malformed line: {err}")
                 done = lines.line
-                places += [done] * (len(events) - len(places))
                 continue
             if feeder.exhausted and not final:
                 # The chunk ends inside this record: read it with the next.
@@ -676,21 +676,19 @@ class _ChunkReader:
                 self.carry = len(chunk) - sum(map(len, pieces[: done - number]))
                 break
             done = lines.line
-            places += [done] * (len(events) - len(places))
             if as_columns and len(fields) == width and kept[done - number - 1]:
                 converter.any_row = True
                 records.append(fields)
                 numbers.append(done)
             else:
                 rows.extend(converter.rows([(fields, done)], collect, keep_line))
-                places += [done] * (len(events) - len(places))
         self.lines_read = done - number if self.carry else len(pieces)
         self.rejected += lines.rejected
         parts = list(self.groups.split(build_column_chunk(self.schema, rows)))
         if records:
             parts += self._records(records, np.array(numbers, np.int64), events)
-        # Events after the last record, and those of the records converted as
-        # columns (reported on the record's line), in their own place.
+        # Events read after the last record, and those of the records
+        # converted as columns (reported on the record's line): their own.
         places += [line for line, _ in events[len(places) :]]
         order = sorted(range(len(events)), key=places.__getitem__)
         self._report([events[i] for i in order], ordered=True)
