@@ -20,6 +20,7 @@ from xent import neighbors as neighbors_lib
 from xent import sections
 from xent.config import ConfigError
 from xent.data import sources
+from xent.metrics import LogitAUC
 from xent.stages import Prepared
 from xent.supervised import SupervisedTask
 
@@ -364,7 +365,7 @@ class ClassificationTask(SupervisedTask):
         models by, for `train.monitor`: `auc` (binary, from logits) or
         `accuracy` (multiclass)."""
         if self.binary:
-            ranked = keras.metrics.AUC(from_logits=True, name="auc")
+            ranked = LogitAUC(name="auc")
         elif config.loss.name.startswith("Sparse"):
             ranked = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         else:

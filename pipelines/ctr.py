@@ -33,6 +33,7 @@ from xent.ctr.specs import DenseFeat
 from xent.ctr.synthetic import SyntheticConfig
 from xent.ctr.train_stats import VALUE_COUNT_CAPACITY
 from xent.ctr.train_stats import check_capacity
+from xent.metrics import LogitAUC
 from xent.models.ctr import CTRModelConfig
 from xent.stages import Evaluation
 from xent.stages import Prepared
@@ -239,7 +240,7 @@ class CTRTask(SupervisedTask):
     def build_metrics(self, config: CTRConfig, data: Prepared) -> list:
         return [
             sections.build_builtin_loss_metric(config.loss),
-            keras.metrics.AUC(from_logits=True, name="auc", num_thresholds=1000),
+            LogitAUC(name="auc"),
         ]
 
     def evaluate_model(
