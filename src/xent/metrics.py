@@ -43,8 +43,12 @@ class LogitAUC(keras.metrics.AUC):
         name: The metric's name (training logs `val_<name>`).
         dtype: The metric's dtype.
         **kwargs: Further `keras.metrics.AUC` arguments (`curve`,
-            `summation_method`, `multi_label`, ...); `from_logits` and
-            `thresholds` are fixed by this class.
+            `summation_method`, `multi_label`, ...).
+
+    Raises:
+        ValueError: For a `scale` that is not > 0, or a `from_logits` or
+            `thresholds` argument (this class takes logits and sets its own
+            thresholds).
     """
 
     def __init__(
@@ -55,8 +59,12 @@ class LogitAUC(keras.metrics.AUC):
         dtype=None,
         **kwargs,
     ):
-        for fixed in ("from_logits", "thresholds"):
-            kwargs.pop(fixed, None)
+        fixed = sorted(set(kwargs) & {"from_logits", "thresholds"})
+        if fixed:
+            raise ValueError(
+                f"LogitAUC takes logits and sets its own thresholds: remove "
+                f"{', '.join(f'`{name}`' for name in fixed)}"
+            )
         if not scale > 0:
             raise ValueError(
                 f"Invalid value for argument `scale`: expected a number > 0, "

@@ -76,3 +76,9 @@ def test_logit_auc_round_trips_its_config():
 def test_logit_auc_names_a_bad_scale(scale):
     with pytest.raises(ValueError, match="argument `scale`"):
         LogitAUC(scale=scale)
+
+
+@pytest.mark.parametrize("argument", [{"from_logits": True}, {"thresholds": [0.5]}])
+def test_logit_auc_refuses_what_it_sets_itself(argument):
+    with pytest.raises(ValueError, match=f"remove `{next(iter(argument))}`"):
+        LogitAUC(**argument)
