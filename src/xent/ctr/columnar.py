@@ -462,12 +462,14 @@ class _ChunkReader:
                 return parts
         return self._line_by_line(chunk, number, offset, final)
 
-    def _report(self, events: list[tuple[int, str]], ordered: bool = False) -> None:
-        """Rejects `events` in line order (as given, if `ordered`)."""
-        if not ordered:
-            events = sorted(events, key=lambda event: event[0])
-        for line, reason in events:
-            self.reject(line, reason)
+    def _report(
+        self, events: list[tuple[int, str]], places: list[int] | None = None
+    ) -> None:
+        """Rejects `events` in the order of their `places` (by default their
+        own lines), those of one place as given."""
+        keys = places if places is not None else [line for line, _ in events]
+        for i in sorted(range(len(events)), key=keys.__getitem__):
+            self.reject(*events[i])
 
     def _plain_text(self, chunk: bytes) -> bytes | None:
         """The chunk with `\\n` line ends, if the vectorized path reads it as
@@ -690,8 +692,7 @@ class _ChunkReader:
         # Events read after the last record, and those of the records
         # converted as columns (reported on the record's line): their own.
         places += [line for line, _ in events[len(places) :]]
-        order = sorted(range(len(events)), key=places.__getitem__)
-        self._report([events[i] for i in order], ordered=True)
+        self._report(events, places)
         return parts
 
     def _records(
