@@ -45,11 +45,12 @@ def _check(y: Any, prob: Any) -> tuple[np.ndarray, np.ndarray]:
 def group_auc(y: Any, prob: Any, groups: Any) -> tuple[float | None, int]:
     """Size-weighted mean AUC over groups (e.g. users), as in DIN (Zhou et al. 2018).
 
+    `prob` may be any finite scores (e.g. logits): only their order counts.
     Groups whose rows are all clicks or all non-clicks have no AUC and are
     dropped. Returns `(gauc, groups_used)`; gauc is None if no group has both
     classes.
     """
-    y, q = _check(y, prob)
+    y, q = _check_scores(y, prob)
     g = np.asarray(groups).reshape(-1)
     if g.size != y.size:
         raise ValueError(f"Groups and labels differ in length: {g.size} vs {y.size}")
@@ -67,6 +68,14 @@ def group_auc(y: Any, prob: Any, groups: Any) -> tuple[float | None, int]:
         weight += e - s
         used += 1
     return (total / weight if weight else None), used
+
+
+def _check_scores(y: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
+    """`_check` for ranking scores: finite, any range."""
+    q = np.asarray(scores, dtype="float64").reshape(-1)
+    if not np.all(np.isfinite(q)):
+        raise ValueError("Invalid ranking scores: NaN or inf")
+    return _check(y, np.zeros_like(q))[0], q
 
 
 def truth_metrics(y: Any, prob: Any, p_true: Any) -> dict[str, float]:
@@ -119,6 +128,7 @@ def ctr_metrics(
     background_ctr: float,
     groups: Any = None,
     p_true: Any = None,
+    scores: Any = None,
 ) -> dict[str, Any]:
     """The CTR report's `metrics.test`.
 
@@ -128,6 +138,10 @@ def ctr_metrics(
         background_ctr: The training split's CTR, for normalized entropy.
         groups: Optional group key per row (e.g. user) for `gauc`.
         p_true: Optional true click probabilities (synthetic data).
+        scores: Optional ranking scores of the rows, e.g. the logits of
+            `prob`: `auc` and `gauc` rank them instead of `prob`. A
+            probability rounds to exactly 0 or 1 in float64 beyond a logit
+            of about +-37, so very sure rows would tie.
 
     Returns:
         `auc`, `log_loss`, `normalized_entropy` (log loss / H(background CTR),
@@ -137,6 +151,7 @@ def ctr_metrics(
         `truth_metrics` when `p_true` is given.
     """
     y, q = _check(y, prob)
+    ranked = q if scores is None else _check_scores(y, scores)[1]
     if not 0 < background_ctr < 1:
         raise ValueError(
             f"Invalid background CTR {background_ctr!r}: the training split "
@@ -146,7 +161,7 @@ def ctr_metrics(
     log_loss = information.binary_log_loss(y, q)
     out: dict[str, Any] = {
         "rows": int(y.size),
-        "auc": float(skm.roc_auc_score(y, q)) if both else None,
+        "auc": float(skm.roc_auc_score(y, ranked)) if both else None,
         "log_loss": log_loss,
         "normalized_entropy": information.normalized_entropy(log_loss, background_ctr),
         "observed_ctr": float(y.mean()),
@@ -155,7 +170,7 @@ def ctr_metrics(
         "calibration_buckets": calibration_buckets(y, q),
     }
     if groups is not None:
-        out["gauc"], out["gauc_groups"] = group_auc(y, q, groups)
+        out["gauc"], out["gauc_groups"] = group_auc(y, ranked, groups)
     if p_true is not None:
         out.update(truth_metrics(y, q, p_true))
     return out

@@ -95,3 +95,34 @@ def test_bad_inputs_raise_named_errors(y, q, match):
 def test_background_ctr_must_be_strictly_between_zero_and_one():
     with pytest.raises(ValueError, match="background CTR"):
         metrics.ctr_metrics([0, 1], [0.2, 0.7], background_ctr=0.0)
+
+
+def test_auc_and_gauc_rank_the_scores_given_not_saturated_probabilities():
+    """Logits around 50: the probability of a logit above about 37 rounds to
+    exactly 1 in float64, so ranking those ties clicks with non-clicks; the
+    logits keep the order, and scikit-learn on them is the reference."""
+    rng = np.random.default_rng(3)
+    n = 2000
+    y = rng.integers(0, 2, n)
+    z = rng.normal(50.0, 10.0, n) + 5.0 * y
+    prob = 1 / (1 + np.exp(-z))
+    assert np.mean(prob == 1) > 0.8
+    groups = np.arange(n) % 5
+    plain = metrics.ctr_metrics(y, prob, background_ctr=0.5, groups=groups)
+    ranked = metrics.ctr_metrics(y, prob, background_ctr=0.5, groups=groups, scores=z)
+    expected = roc_auc_score(y, z)
+    assert ranked["auc"] == pytest.approx(expected, abs=1e-12)
+    assert abs(plain["auc"] - expected) > 0.05  # the ties the scores avoid
+    gauc = np.mean([roc_auc_score(y[groups == g], z[groups == g]) for g in range(5)])
+    assert ranked["gauc"] == pytest.approx(gauc, abs=1e-3)  # equal-size groups
+    # What does not rank is computed from the probabilities either way.
+    assert ranked["log_loss"] == plain["log_loss"]
+    assert ranked["calibration"] == plain["calibration"]
+
+
+@pytest.mark.parametrize(
+    ("scores", "match"), [([0.1], "length"), ([0.0, float("inf")], "scores")]
+)
+def test_bad_scores_raise_named_errors(scores, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.ctr_metrics([0, 1], [0.2, 0.7], background_ctr=0.5, scores=scores)
