@@ -25,6 +25,7 @@ than `min_count` times. `TrainStats.bounded_counts` reports `floor` (as
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,14 @@ QUANTILES = 33
 """Quantiles kept per numeric column: 0%, 3.125%, ..., 100%."""
 VALUE_COUNT_CAPACITY = 1_000_000
 """Distinct values per column counted exactly (see the module docstring)."""
+
+
+def _arrow_strings(values: Any) -> pa.Array:
+    """An Arrow string array of a column of UTF-8 bytes or text."""
+    array = np.asarray(values).reshape(-1)
+    if array.dtype.kind == "U":
+        return pa.array(array, pa.string())
+    return pa.array(array, pa.binary()).cast(pa.string())
 
 
 def check_capacity(capacity: int, argument: str = "value_count_capacity") -> None:
@@ -327,6 +336,29 @@ class TrainStats:
             counts.add(parts.filter(pc.not_equal(parts, "")))
         for column, stats in self.numeric.items():
             stats.add(chunk.numbers[column])
+
+    def add_columns(self, columns: Mapping[str, Any]) -> None:
+        """Counts rows given as whole columns, e.g. a batch of a split's
+        stream (`{column: [rows]}` arrays or tensors): UTF-8 bytes or text
+        for the categorical and multi-value columns (`""` when missing),
+        numbers for the numeric ones (NaN when missing). Columns of the
+        schema missing from `columns` are an error that names them."""
+        wanted = [*self.categorical, *self.multi_value, *self.numeric]
+        missing = [c for c in wanted if c not in columns]
+        if missing:
+            raise ValueError(
+                f"No column {missing} among the columns given ({sorted(columns)})"
+            )
+        strings = {
+            c: _arrow_strings(columns[c])
+            for c in (*self.categorical, *self.multi_value)
+        }
+        numbers = {c: np.asarray(columns[c], np.float64) for c in self.numeric}
+        sizes = {len(v) for v in (*strings.values(), *numbers.values())}
+        if len(sizes) > 1:
+            raise ValueError(f"Columns of different lengths: {sorted(sizes)}")
+        n = sizes.pop() if sizes else 0
+        self.add(ColumnChunk(np.arange(n), np.zeros(n, np.int64), strings, numbers))
 
     def value_counts(self) -> dict[str, Counts]:
         """`{column: Counts}` of categorical and multi-value columns."""

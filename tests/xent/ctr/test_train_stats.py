@@ -173,3 +173,40 @@ def test_train_stats_of_chunks():
     result = stats.numeric_stats()["price"]
     assert result["count"] == 4 and result["missing"] == 1
     assert result["mean"] == pytest.approx(np.mean([1.0, 3.0, 5.0, 1.0]))
+
+
+def test_train_stats_of_columns_match_those_of_the_same_chunk():
+    """`add_columns` (a batch of a split's stream: bytes, text or numbers)
+    counts what `add` counts of the same rows as a chunk."""
+    schema = ClickSchema(
+        "y", categorical=("site",), numeric=("price",), multi_value=("tags",)
+    )
+    site = ["a", "", "é", "b"]
+    tags = ["x|y", "", "y||z", "|"]
+    price = np.array([1.0, np.nan, 3.0, 5.0])
+    chunk = ColumnChunk(
+        np.arange(1, 5),
+        np.zeros(4, np.int64),
+        {"site": pa.array(site), "tags": pa.array(tags)},
+        {"price": price},
+    )
+    by_chunk = train_stats.TrainStats(schema, seed=0)
+    by_chunk.add(chunk)
+    by_columns = train_stats.TrainStats(schema, seed=0)
+    by_columns.add_columns(
+        {
+            "site": np.array([s.encode() for s in site], dtype=object),
+            "tags": np.array(tags),
+            "price": price.astype(np.float32),
+            "other": np.zeros(4),
+        }
+    )
+    assert by_columns.value_counts() == by_chunk.value_counts()
+    assert by_columns.numeric_stats() == by_chunk.numeric_stats()
+
+
+def test_train_stats_of_columns_name_a_missing_column():
+    schema = ClickSchema("y", categorical=("site", "user"), numeric=())
+    stats = train_stats.TrainStats(schema, seed=0)
+    with pytest.raises(ValueError, match=r"\['user'\]"):
+        stats.add_columns({"site": np.array([b"a"], dtype=object)})
