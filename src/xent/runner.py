@@ -53,6 +53,7 @@ from xent import progress
 from xent import report as report_lib
 from xent.stages import Evaluation
 from xent.stages import Prepared
+from xent.stages import Validated
 
 __all__ = [
     "RunResult",
@@ -138,11 +139,18 @@ class Task(Protocol):
         validated: keras.Model | None = None,
     ) -> Evaluation:
         """Test metrics and plots of `model`. `validated`: after
-        `train.refit`, the networks trained without the validation rows,
-        for the steps that must be fitted on held-out validation
-        predictions; None otherwise."""
+        `train.refit` (`data` is then `refit_inputs`' data), the networks
+        trained without the validation rows and their data, for the steps
+        that must be fitted on held-out validation predictions; None
+        otherwise."""
 
     def baselines(self, config, data: Prepared) -> dict: ...
+
+    def refit_inputs(self, config, data: Prepared) -> Prepared:
+        """The data of `train.refit`: `data` (preprocessed) with the training
+        and validation rows as its training split; the refit networks are
+        built on it, and the test evaluation, the baselines and the export
+        take it (only called for tasks whose config has `train.refit`)."""
 
     def combine(self, models: list[keras.Model]) -> keras.Model:
         """One model of the same inputs whose output combines `models`' (the
@@ -415,25 +423,28 @@ def _run(
     # refit replaces them: what needs held-out validation predictions (the
     # tabular nearest-neighbour head) is fitted on them.
     validated = None
-    baseline_data = data
+    # What the evaluation, the baselines and the export see: after a refit,
+    # its data (the baselines learn from the same rows as the networks).
+    final_data = data
     if getattr(train_cfg, "refit", False):
         networks = (
             ensemble["members"]
             if ensemble is not None
             else [{"seed": train_cfg.seed, **_member_summary(task, config, history)}]
         )
-        validated = model
-        model, baseline_data, refit = _refit(
+        validated = Validated(model, data)
+        model, final_data, refit = _refit(
             task, config, data, dist, run_path, precision, verbose, networks
         )
         precision_lib.compute_in_float32(model)
     with shown.stage("evaluating on the test split"):
-        outcome = task.evaluate_model(model, config, data, history, validated=validated)
+        outcome = task.evaluate_model(
+            model, config, final_data, history, validated=validated
+        )
     baselines = {}
     if dist.is_chief:
         with shown.stage("fitting the baselines"):
-            # After a refit the baselines learn from the same rows.
-            baselines = task.baselines(config, baseline_data)
+            baselines = task.baselines(config, final_data)
     report = _report(
         task, config, data, dist, model, run_path, history, outcome, baselines
     )
@@ -450,7 +461,11 @@ def _run(
         if export_path is None:
             with shown.stage("exporting the SavedModel"):
                 export_path = task.export_model(
-                    model, config, data, Path(saved_models) / task.name, outcome.metrics
+                    model,
+                    config,
+                    final_data,
+                    Path(saved_models) / task.name,
+                    outcome.metrics,
                 )
             write_atomic(
                 run_path / _EXPORT_RECORD, json.dumps({"export": str(export_path)})
@@ -612,21 +627,15 @@ def _refit(
     epochs, without early stopping.
 
     Returns `(model, data, summary)`: the new network (their `task.combine`
-    for an ensemble), the run's data with those rows as its training split
-    (`Split.joined`), and `{"rows", "networks": [{"seed", "epochs"}]}` for
-    the report (the baselines' data joined likewise,
-    `BaselineData.joined`). Each trained network's weights are kept in
-    `checkpoints/refit<i>.weights.h5`, so a resumed run trains only the
-    ones it had not finished.
+    for an ensemble), the data it was trained on (`task.refit_inputs`), and
+    `{"rows", "networks": [{"seed", "epochs"}]}` for the report. Each
+    trained network's weights are kept in `checkpoints/refit<i>.weights.h5`,
+    so a resumed run trains only the ones it had not finished.
     """
-    features = data.features
-    train = features.train.joined(features.validation)
-    joined = dataclasses.replace(
-        data,
-        features=dataclasses.replace(features, train=train),
-        baseline=data.baseline and data.baseline.joined(),
-    )
     shown = progress.current()
+    with shown.stage("preparing the training and validation rows for the refit"):
+        joined = task.refit_inputs(config, data)
+    train = joined.features.train
     models, done = [], []
     for i, network in enumerate(networks):
         seed = network["seed"]

@@ -199,13 +199,14 @@ class SupervisedTrainConfig(TrainConfig):
             validation split), train each network again from its seed on
             the training and validation rows together, for the epochs at
             which its validation metric was best (all its epochs without a
-            monitored metric), and evaluate and export those networks. The
-            report's validation figures are the first networks', and the
-            nearest-neighbour head is chosen on their held-out validation
-            predictions; CTR Platt scaling is fitted on the refit networks'
-            own validation logits (see `CTRTask.evaluate_model`). The
-            baselines learn from the same rows. More rows to learn from, at
-            the cost of a second, shorter training.
+            monitored metric), and evaluate and export those networks
+            (`Task.refit_inputs`: the CTR task fits its vocabularies and
+            crosses again on those rows). The report's validation figures
+            are the first networks', and what is fitted on held-out
+            validation predictions (the nearest-neighbour head, CTR Platt
+            scaling) is fitted on theirs. The baselines learn from the same
+            rows. More rows to learn from, at the cost of a second, shorter
+            training.
     """
 
     learning_rate: float = 1e-3

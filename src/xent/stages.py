@@ -31,6 +31,7 @@ __all__ = [
     "Split",
     "Splits",
     "StreamSplit",
+    "Validated",
     "materialize",
     "predict_arrays",
     "reshuffle_cached",
@@ -497,6 +498,23 @@ class Prepared(Generic[S]):
     baseline: BaselineData | None = None
     metadata: dict = dataclasses.field(default_factory=dict)
     state: S | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Validated:
+    """After `train.refit`, the networks trained without the validation rows,
+    with the data they were trained on (their inputs come from its
+    preprocessing): what is fitted on held-out validation predictions after
+    training (CTR Platt scaling, the tabular nearest-neighbour head) is
+    fitted on them.
+
+    Attributes:
+        model: The first networks (their ensemble, where there is one).
+        data: Their data, preprocessed (`features` set).
+    """
+
+    model: keras.Model
+    data: Prepared
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,6 +28,7 @@ from xent.runner import hparams
 from xent.runner import scalars
 from xent.stages import Evaluation
 from xent.stages import Prepared
+from xent.stages import Validated
 
 __all__ = [
     "LazyAdam",
@@ -124,6 +125,21 @@ class SupervisedTask:
         fitted on validation after training (see `metrics`, e.g. the
         classifiers' nearest-neighbour head)."""
         return model
+
+    def refit_inputs(self, config, data: Prepared) -> Prepared:
+        """`Task.refit_inputs`: the preprocessed training and validation
+        splits joined (`Split.joined`), and the baselines' matrices likewise
+        (`BaselineData.joined`); the preprocessing stays the one fitted on
+        the training split (tasks whose preprocessing learns vocabularies
+        fit it again, e.g. `CTRTask`)."""
+        features = data.features
+        return dataclasses.replace(
+            data,
+            features=dataclasses.replace(
+                features, train=features.train.joined(features.validation)
+            ),
+            baseline=data.baseline and data.baseline.joined(),
+        )
 
     def combine(self, models: list[keras.Model]) -> keras.Model:
         """The ensemble of `train.ensemble`: the mean of the members' logits
@@ -268,14 +284,23 @@ class SupervisedTask:
         return history.history
 
     def evaluate_model(
-        self, model, config, data: Prepared, history, validated=None
+        self,
+        model,
+        config,
+        data: Prepared,
+        history,
+        validated: Validated | None = None,
     ) -> Evaluation:
         """`Task.evaluate_model`: the steps fitted on validation predictions
-        (`fit_on_validation`) see `validated` where given (`train.refit`),
-        and score `model`."""
-        fitted = self.fit_on_validation(
-            model if validated is None else validated, config, data
-        )
+        (`fit_on_validation`) are fitted by `validated` on its data where
+        given (`train.refit`: the first networks' held-out predictions, with
+        the training rows), and score `model` on `data` (after a refit, the
+        nearest-neighbour head then holds the training and validation
+        rows)."""
+        if validated is None:
+            fitted = self.fit_on_validation(model, config, data)
+        else:
+            fitted = self.fit_on_validation(validated.model, config, validated.data)
         scorer = self.scoring_model(model, config, data, fitted)
         y_test, prob = self.predict_test(scorer, data)
         return Evaluation(

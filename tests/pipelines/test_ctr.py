@@ -148,6 +148,9 @@ def test_platt_scaling_is_fitted_on_validation_and_served(ctr_run, tmp_path):
 
 
 def test_a_refit_ctr_run_calibrates_and_compares_on_its_own_rows(tmp_path, monkeypatch):
+    from sklearn.metrics import log_loss
+    from sklearn.metrics import roc_auc_score
+
     from xent import calibration as calibration_lib
 
     monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))
@@ -163,15 +166,28 @@ def test_a_refit_ctr_run_calibrates_and_compares_on_its_own_rows(tmp_path, monke
         "rows": rows,
         "networks": [{"seed": 0, "epochs": config.train.epochs}],
     }
-    # Platt scaling is fitted on the refit network's validation logits ...
-    refit = task.build_model(config, data.features.train.feature_shape(), data)
-    refit.load_weights(result.run_dir / "checkpoints" / "refit0.weights.h5")
-    y_val, z_val, _ = data.features.validation.predict(refit)
+    # Platt scaling is fitted on the validation logits of the network
+    # trained without those rows (its last weights: no monitored metric) ...
+    first = task.build_model(config, data.features.train.feature_shape(), data)
+    first.load_weights(result.run_dir / "checkpoints" / "best.weights.h5")
+    y_val, z_val, _ = data.features.validation.predict(first)
     scale, shift = calibration_lib.fit_platt(z_val, y_val)
     platt = report["metrics"]["test"]["platt_scaling"]
     assert platt["scale"] == pytest.approx(scale, rel=1e-6)
     assert platt["shift"] == pytest.approx(shift, rel=1e-6, abs=1e-9)
-    assert platt["fitted_on"] == "validation (rows the refit networks trained on)"
+    assert platt["fitted_on"] == (
+        "validation (logits of the networks before the refit)"
+    )
+    # ... and applied to the refit network (on its own preprocessing): the
+    # report's AUC and log loss are those of its calibrated test logits.
+    joined = task.refit_inputs(config, data)
+    refit = task.build_model(config, joined.features.train.feature_shape(), joined)
+    refit.load_weights(result.run_dir / "checkpoints" / "refit0.weights.h5")
+    y, z, _ = joined.features.test.predict(refit)
+    q = 1 / (1 + np.exp(-(scale * z.reshape(-1).astype("float64") + shift)))
+    test = report["metrics"]["test"]
+    assert test["auc"] == pytest.approx(roc_auc_score(y, z.reshape(-1)), abs=1e-6)
+    assert test["log_loss"] == pytest.approx(log_loss(y, q), rel=1e-4)
     # ... and the baseline learns from the same rows as the refit network.
     assert report["baseline"]["logistic_regression"]["train_rows"] == rows
 
@@ -408,6 +424,73 @@ def test_a_user_item_cross_learns_pairs_a_linear_model_cannot(tmp_path, monkeypa
         {
             "user": np.array(["0", "0"], dtype=object),
             "item": np.array([str(100 + pos), str(100 + neg)], dtype=object),
+        },
+        tmp_path / "o.npz",
+    )
+    p = out["probabilities"].reshape(2, -1)[:, -1]
+    assert p[0] > 0.8 and p[1] < 0.2
+
+
+def test_a_refit_learns_values_first_seen_in_the_validation_rows(tmp_path, monkeypatch):
+    """Items 777 (always clicked) and 778 (never) appear only on lines of the
+    validation split. The refit fits its vocabularies and crosses on the
+    training and validation rows, so each gets a row of its own and the
+    export tells them apart; on the first load's vocabulary both were the
+    one out-of-vocabulary item."""
+    from xent.ctr import builder
+
+    monkeypatch.setenv("XENT_CACHE", str(tmp_path / "cache"))
+    _write_pair_log(tmp_path / "train.libfm", 6000, 0)
+    _write_pair_log(tmp_path / "test.libfm", 1500, 1)
+    lines = (tmp_path / "train.libfm").read_text().splitlines()
+    held = [
+        i
+        for i in range(len(lines))
+        if builder.split_of_line(i + 1, 0, 0.1, 0.0) == "validation"
+    ]
+    for k, i in enumerate(held[::2]):
+        user = lines[i].split()[1]
+        lines[i] = f"1 {user} 777:1" if k % 2 == 0 else f"-1 {user} 778:1"
+    (tmp_path / "train.libfm").write_text("\n".join(lines) + "\n")
+    task, config = load_task(
+        "ctr",
+        [
+            f"data.source={tmp_path / 'train.libfm'}",
+            f"data.test_source={tmp_path / 'test.libfm'}",
+            "data.categorical=[user, item]",
+            "data.group_field=null",
+            "features.min_count=1",
+            "features.crosses=[[user, item]]",
+            "model.kind=lr",
+            "train.epochs=6",
+            "train.batch_size=128",
+            "train.learning_rate=0.05",
+            "train.ema_momentum=null",
+            "train.monitor=null",
+            "train.ensemble=1",
+            "train.refit=true",
+        ],
+    )
+    data = task.build_inputs(config)
+    joined = task.refit_inputs(config, data)
+    sizes = {
+        name: {s.name: s.vocabulary_size for s in d.state.specs}
+        for name, d in (("first", data), ("refit", joined))
+    }
+    # 15 items (+1 out-of-vocabulary id), then 17; the cross gains the pairs.
+    assert sizes["first"]["item"] == 16 and sizes["refit"]["item"] == 18
+    assert sizes["refit"]["user_x_item"] > sizes["first"]["user_x_item"]
+    assert joined.features.train.rows == (
+        data.features.train.rows + data.features.validation.rows
+    )
+    assert joined.state.train_ctr != data.state.train_ctr
+    result = run_quietly(task, config, tmp_path)
+    assert result.report["training"]["refit"]["rows"] == joined.features.train.rows
+    out = bare_tensorflow_predict(
+        result.export_path,
+        {
+            "user": np.array(["0", "0"], dtype=object),
+            "item": np.array(["777", "778"], dtype=object),
         },
         tmp_path / "o.npz",
     )

@@ -4,7 +4,12 @@ with the feature preprocessor fitted on the training split.
 `load_synthetic` and `load_files` return a `xent.stages.Prepared` whose
 `state` is a `CTRState`: what the CTR task's other stages need (feature
 specs, the training click rate, the GAUC groups, the true click
-probabilities of a synthetic log).
+probabilities of a synthetic log). Given the `refit` features of a first
+load, they return the data of `train.refit` instead: the training split is
+the training and validation rows, and the preprocessing (vocabularies,
+crosses, numeric statistics) is fitted on them, so a value first seen in
+the validation rows gets a row of its own rather than the out-of-vocabulary
+one.
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ class CTRState:
             one chosen on validation for `model.kind: auto`; set by the task.
         selection: The candidates tried for `model.kind: auto`, each
             `{"name", "val_auc", "epochs"}`, in order; empty otherwise.
+        features: The feature config the preprocessor was built from, its
+            `cross_top` resolved into `crosses` (what a refit builds again).
     """
 
     specs: tuple[FeatureSpec, ...]
@@ -68,6 +75,7 @@ class CTRState:
     p_true_test: np.ndarray | None = None
     model: object | None = None
     selection: tuple[dict, ...] = ()
+    features: features_lib.FeatureConfig | None = None
 
 
 def resolve_group_field(
@@ -102,8 +110,10 @@ def resolve_group_field(
     return field, f"data.group_field={field}"
 
 
-def load_synthetic(config) -> Prepared:
-    """The embedded synthetic click log, split with `config.train.seed`."""
+def load_synthetic(config, refit: features_lib.FeatureConfig | None = None) -> Prepared:
+    """The embedded synthetic click log, split with `config.train.seed`;
+    with `refit` (`CTRState.features` of a first load), the data of
+    `train.refit` (see the module docstring)."""
     from xent.ctr import synthetic
 
     cfg = config.data
@@ -123,10 +133,12 @@ def load_synthetic(config) -> Prepared:
         validation=log.take(order[n_test : n_test + n_val]),
         test=log.take(order[:n_test]),
     )
+    if refit is not None:
+        parts = dataclasses.replace(parts, train=log.take(order[n_test:]))
     counts, stats = features_lib.stats_from_arrays(
         parts.train.columns, log.categorical, log.numeric
     )
-    features = _features(config.features, counts, log.categorical)
+    features = _fixed(refit) or _features(config.features, counts, log.categorical)
     pre, specs, feature_summary = features_lib.build_ctr_preprocessor(
         log.categorical,
         log.numeric,
@@ -169,33 +181,48 @@ def load_synthetic(config) -> Prepared:
             group_input=_input_of(group, names),
             group_note=note,
             p_true_test=parts.test.p_true,
+            features=features,
         ),
     )
 
 
-def load_files(config) -> Prepared:
+def load_files(config, refit: features_lib.FeatureConfig | None = None) -> Prepared:
     """A click log from files or a tfds catalog name, prepared into shards
-    (`xent.ctr.builder`) and streamed."""
+    (`xent.ctr.builder`) and streamed; with `refit` (`CTRState.features` of
+    a first load), the data of `train.refit` (see the module docstring):
+    its statistics come from one pass over the training and validation
+    shards (numbers as stored there, in float32)."""
     cfg = config.data
     data = _read_click_data(config)
     schema = data.schema
-    features = _features(
-        config.features,
-        data.value_counts,
-        schema.categorical,
-        data.bounded_value_counts,
+    fitted = ("train",) if refit is None else ("train", "validation")
+    value_counts = data.value_counts
+    bounded = data.bounded_value_counts
+    numeric_stats = data.numeric_stats
+    if refit is not None:
+        from xent.ctr.train_stats import TrainStats  # pyarrow: slow to import.
+
+        stats = TrainStats(schema, config.train.seed, cfg.value_count_capacity)
+        for split in fitted:
+            for x, _ in data.streams[split]():
+                stats.add_columns(x)
+        value_counts = stats.value_counts()
+        bounded = stats.bounded_counts()
+        numeric_stats = stats.numeric_stats()
+    features = _fixed(refit) or _features(
+        config.features, value_counts, schema.categorical, bounded
     )
     pre, specs, feature_summary = features_lib.build_ctr_preprocessor(
         schema.categorical,
         schema.numeric,
-        data.value_counts,
-        data.numeric_stats,
+        value_counts,
+        numeric_stats,
         features,
         multi_value=schema.multi_value,
         separator=schema.separator,
         crossed_counts=_crossed_counts(
             features.crosses,
-            (x for x, _ in data.streams["train"]()),
+            (x for split in fitted for x, _ in data.streams[split]()),
             schema.categorical,
         ),
     )
@@ -212,6 +239,12 @@ def load_files(config) -> Prepared:
             for split in ("train", "validation", "test")
         )
     )
+    if refit is not None:
+        splits = dataclasses.replace(
+            splits, train=splits.train.joined(splits.validation)
+        )
+    positives = sum(data.positives[split] for split in fitted)
+    rows = sum(data.rows[split] for split in fitted)
     summary = _summary(
         data.rows,
         data.positives,
@@ -238,10 +271,11 @@ def load_files(config) -> Prepared:
         ),
         state=CTRState(
             specs=tuple(specs),
-            train_ctr=data.positives["train"] / max(data.rows["train"], 1),
+            train_ctr=positives / max(rows, 1),
             input_names=names,
             group_input=_input_of(group, names),
             group_note=note,
+            features=features,
         ),
     )
 
@@ -336,6 +370,12 @@ def _features(config, value_counts, categorical, bounded=None):
         if column in distinct:
             distinct[column] = info["kept"] + info["dropped"]
     return features_lib.with_top_cross(config, distinct)
+
+
+def _fixed(refit):
+    """A first load's resolved feature config, its crosses kept as they
+    are (not chosen again on the refit's rows), or None."""
+    return refit and dataclasses.replace(refit, cross_top=0)
 
 
 def _crossed_counts(crosses, batches, categorical) -> dict | None:
