@@ -330,3 +330,54 @@ def test_train_optimizer_picks_lazy_adam_and_keeps_the_weight_average():
     assert isinstance(optimizer, LazyAdam) and optimizer.use_ema
     plain = build_optimizer(sections.SupervisedTrainConfig(optimizer="lazy_adam"))
     assert isinstance(plain, LazyAdam) and not plain.use_ema
+
+
+def test_after_a_refit_validation_fits_use_the_first_networks_and_their_data():
+    """`evaluate_model` with a `Validated`: what is fitted on held-out
+    validation predictions (`fit_on_validation`) sees the first networks and
+    their data; scoring and the test predictions see the refit model and
+    the refit's data."""
+    from xent.stages import Evaluation
+    from xent.stages import Validated
+    from xent.supervised import SupervisedTask
+
+    calls = []
+
+    class _Task(SupervisedTask):
+        binary = True
+
+        def fit_on_validation(self, model, config, data):
+            calls.append(("fit", model, data))
+            return {"fitted": 1}
+
+        def scoring_model(self, model, config, data, metrics):
+            calls.append(("score", model, data, metrics))
+            return model
+
+        def predict_test(self, model, data):
+            calls.append(("predict", model, data))
+            return np.array([0, 1]), np.array([[0.2], [0.7]])
+
+        def evaluate(self, y_true, prob, data):
+            return {"rows": len(y_true)}
+
+        def render_plots(self, y_true, prob, history, data):
+            return {}
+
+    first, refit, first_data, refit_data = "first", "refit", "first-d", "refit-d"
+    out = _Task().evaluate_model(
+        refit, None, refit_data, {}, validated=Validated(first, first_data)
+    )
+    assert calls == [
+        ("fit", first, first_data),
+        ("score", refit, refit_data, {"fitted": 1}),
+        ("predict", refit, refit_data),
+    ]
+    assert out == Evaluation(metrics={"rows": 2, "fitted": 1}, plots={})
+    calls.clear()
+    _Task().evaluate_model(refit, None, refit_data, {})
+    assert [c[:3] for c in calls] == [
+        ("fit", refit, refit_data),
+        ("score", refit, refit_data),
+        ("predict", refit, refit_data),
+    ]
