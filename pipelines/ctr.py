@@ -291,8 +291,8 @@ class CTRTask(SupervisedTask):
         0.938 / 0.967). The report says which (`platt_scaling.fitted_on`).
 
         AUC and GAUC rank the calibrated logits (`ctr_metrics`' `scores`):
-        the probabilities of a large scale round to 0 or 1 in float64 and
-        tie."""
+        under a large scale the probabilities of sure rows round to 1 in
+        float64 and tie."""
         state = data.state
         pre = data.preprocessor
         raw = pre.input

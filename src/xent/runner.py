@@ -136,7 +136,7 @@ class Task(Protocol):
         config,
         data: Prepared,
         history: dict,
-        validated: keras.Model | None = None,
+        validated: Validated | None = None,
     ) -> Evaluation:
         """Test metrics and plots of `model`. `validated`: after
         `train.refit` (`data` is then `refit_inputs`' data), the networks
@@ -421,7 +421,7 @@ def _run(
     refit = None
     # The networks whose validation predictions were held out, where a
     # refit replaces them: what needs held-out validation predictions (the
-    # tabular nearest-neighbour head) is fitted on them.
+    # tabular nearest-neighbour head, CTR Platt scaling) is fitted on them.
     validated = None
     # What the evaluation, the baselines and the export see: after a refit,
     # its data (the baselines learn from the same rows as the networks).
