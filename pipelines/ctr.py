@@ -38,6 +38,7 @@ from xent.models.ctr import CTRModelConfig
 from xent.stages import Evaluation
 from xent.stages import Prepared
 from xent.stages import Validated
+from xent.stages import preprocessed
 from xent.supervised import SupervisedTask
 from xent.supervised import probabilities
 
@@ -171,9 +172,13 @@ class CTRTask(SupervisedTask):
             return self._load(config, config.model)
         return self._select(config)
 
-    def _load(self, config: CTRConfig, model: CTRModelConfig, tried=()) -> Prepared:
+    def _load(
+        self, config: CTRConfig, model: CTRModelConfig, tried=(), refit=None
+    ) -> Prepared:
+        """The raw data of `config` (`refit`: see `xent.ctr.inputs`), with
+        the model to build and the candidates tried."""
         load = inputs.load_synthetic if config.data.source == "synthetic" else None
-        data = (load or inputs.load_files)(config)
+        data = (load or inputs.load_files)(config, refit=refit)
         state = dataclasses.replace(data.state, model=model, selection=tuple(tried))
         return dataclasses.replace(data, state=state)
 
@@ -203,9 +208,7 @@ class CTRTask(SupervisedTask):
         """Best validation AUC and epochs of one candidate, trained with the
         run's settings and early stopping on the validation AUC."""
         keras.utils.set_random_seed(config.train.seed)
-        data = dataclasses.replace(
-            data, features=data.splits.map(lambda s: s.map_inputs(data.preprocessor))
-        )
+        data = preprocessed(data)
         model = self.create_model(config, data)
         stop = keras.callbacks.EarlyStopping(
             monitor="val_auc",
@@ -230,18 +233,8 @@ class CTRTask(SupervisedTask):
         0.9549 that way, and up to 0.9609 / 0.9599 / 0.9554 / 0.9590 with
         vocabularies of both splits."""
         state = data.state
-        synthetic = config.data.source == "synthetic"
-        load = inputs.load_synthetic if synthetic else inputs.load_files
-        joined = load(config, refit=state.features)
-        joined = dataclasses.replace(
-            joined,
-            state=dataclasses.replace(
-                joined.state, model=state.model, selection=state.selection
-            ),
-        )
-        return dataclasses.replace(
-            joined,
-            features=joined.splits.map(lambda s: s.map_inputs(joined.preprocessor)),
+        return preprocessed(
+            self._load(config, state.model, state.selection, refit=state.features)
         )
 
     def build_model(self, config: CTRConfig, feature_shape, data: Prepared):

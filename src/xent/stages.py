@@ -33,6 +33,7 @@ __all__ = [
     "StreamSplit",
     "Validated",
     "materialize",
+    "preprocessed",
     "predict_arrays",
     "reshuffle_cached",
     "row_bytes",
@@ -498,6 +499,14 @@ class Prepared(Generic[S]):
     baseline: BaselineData | None = None
     metadata: dict = dataclasses.field(default_factory=dict)
     state: S | None = None
+
+
+def preprocessed(data: Prepared) -> Prepared:
+    """`data` with its `features`: each raw split through its preprocessor."""
+    pre = data.preprocessor
+    return dataclasses.replace(
+        data, features=data.splits.map(lambda split: split.map_inputs(pre))
+    )
 
 
 @dataclasses.dataclass(frozen=True)

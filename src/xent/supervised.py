@@ -29,6 +29,7 @@ from xent.runner import scalars
 from xent.stages import Evaluation
 from xent.stages import Prepared
 from xent.stages import Validated
+from xent.stages import preprocessed
 
 __all__ = [
     "LazyAdam",
@@ -168,9 +169,7 @@ class SupervisedTask:
         """Nothing to build besides the data."""
 
     def build_inputs(self, config) -> Prepared:
-        data = self.load_inputs(config)
-        features = data.splits.map(lambda split: split.map_inputs(data.preprocessor))
-        return dataclasses.replace(data, features=features)
+        return preprocessed(self.load_inputs(config))
 
     def create_model(self, config, data: Prepared) -> keras.Model:
         model = self.build_model(config, data.features.train.feature_shape(), data)

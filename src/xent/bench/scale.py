@@ -226,10 +226,7 @@ def _worker(
         }
 
     def prepare():
-        data = task.build_inputs(config)
-        state["data"] = dataclasses.replace(
-            data, features=data.splits.map(lambda s: s.map_inputs(data.preprocessor))
-        )
+        state["data"] = task.build_inputs(config)
 
     def train():
         import keras

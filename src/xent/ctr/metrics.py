@@ -26,16 +26,19 @@ __all__ = [
 ]
 
 
-def _check(y: Any, prob: Any) -> tuple[np.ndarray, np.ndarray]:
+def _check(y: Any, prob: Any, scores: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """0/1 labels and float64 probabilities (or, with `scores`, any finite
+    ranking scores) of the same rows."""
     y = np.asarray(y).reshape(-1)
     q = np.asarray(prob, dtype="float64").reshape(-1)
+    what = "ranking scores" if scores else "probabilities"
     if y.shape != q.shape:
-        raise ValueError(
-            f"Labels and probabilities differ in length: {y.size} vs {q.size}"
-        )
+        raise ValueError(f"Labels and {what} differ in length: {y.size} vs {q.size}")
     if y.size == 0:
         raise ValueError("No rows to evaluate")
-    if not np.all(np.isfinite(q)) or np.any((q < 0) | (q > 1)):
+    if scores and not np.all(np.isfinite(q)):
+        raise ValueError("Invalid ranking scores: NaN or inf")
+    if not scores and (not np.all(np.isfinite(q)) or np.any((q < 0) | (q > 1))):
         raise ValueError("Invalid predicted probabilities: NaN, inf or outside [0, 1]")
     if not np.all(np.isin(y, (0, 1))):
         raise ValueError("Invalid labels: expected 0/1 clicks")
@@ -50,7 +53,7 @@ def group_auc(y: Any, prob: Any, groups: Any) -> tuple[float | None, int]:
     dropped. Returns `(gauc, groups_used)`; gauc is None if no group has both
     classes.
     """
-    y, q = _check_scores(y, prob)
+    y, q = _check(y, prob, scores=True)
     g = np.asarray(groups).reshape(-1)
     if g.size != y.size:
         raise ValueError(f"Groups and labels differ in length: {g.size} vs {y.size}")
@@ -68,14 +71,6 @@ def group_auc(y: Any, prob: Any, groups: Any) -> tuple[float | None, int]:
         weight += e - s
         used += 1
     return (total / weight if weight else None), used
-
-
-def _check_scores(y: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
-    """`_check` for ranking scores: finite, any range."""
-    q = np.asarray(scores, dtype="float64").reshape(-1)
-    if not np.all(np.isfinite(q)):
-        raise ValueError("Invalid ranking scores: NaN or inf")
-    return _check(y, np.zeros_like(q))[0], q
 
 
 def truth_metrics(y: Any, prob: Any, p_true: Any) -> dict[str, float]:
@@ -139,9 +134,9 @@ def ctr_metrics(
         groups: Optional group key per row (e.g. user) for `gauc`.
         p_true: Optional true click probabilities (synthetic data).
         scores: Optional ranking scores of the rows, e.g. the logits of
-            `prob`: `auc` and `gauc` rank them instead of `prob`. A
-            probability rounds to exactly 0 or 1 in float64 beyond a logit
-            of about +-37, so very sure rows would tie.
+            `prob`: `auc` and `gauc` rank them instead of `prob`. In
+            float64 the probability of a logit above about 37 rounds to
+            exactly 1, so very sure rows would tie.
 
     Returns:
         `auc`, `log_loss`, `normalized_entropy` (log loss / H(background CTR),
@@ -151,7 +146,7 @@ def ctr_metrics(
         `truth_metrics` when `p_true` is given.
     """
     y, q = _check(y, prob)
-    ranked = q if scores is None else _check_scores(y, scores)[1]
+    ranked = q if scores is None else _check(y, scores, scores=True)[1]
     if not 0 < background_ctr < 1:
         raise ValueError(
             f"Invalid background CTR {background_ctr!r}: the training split "
